@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
+)
+
+// newApp builds the davd command line. onListen, when not nil, learns the
+// address the server listens on (tests serve on port 0).
+func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
+	flags := serveFlags()
+	return &cli.App{
+		Name:      "davd",
+		Usage:     "a WebDAV server whose slow operations never make a client time out",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// One clear line instead of the whole help text on a bad flag.
+		OnUsageError: usageError,
+		// Errors go back to main, which prints them once and exits 1.
+		ExitErrHandler: func(*cli.Context, error) {},
+		// The help command is a package-level value in urfave/cli that every
+		// App mutates while it sets up; --help covers the same need without
+		// shared state between servers run in one process (tests do).
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			{
+				Name:            "serve",
+				Usage:           "serve a storage over WebDAV",
+				ArgsUsage:       "[DIR]",
+				Flags:           flags,
+				OnUsageError:    usageError,
+				HideHelpCommand: true,
+				Before:          loadConfig(flags),
+				Action: func(c *cli.Context) error {
+					cfg, err := configFrom(c, stderr)
+					if err != nil {
+						return err
+					}
+					return serve(c.Context, cfg, onListen)
+				},
+			},
+			{
+				Name:  "version",
+				Usage: "print the version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintln(stdout, "davd", version())
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func usageError(_ *cli.Context, err error, _ bool) error {
+	return fmt.Errorf("%w (see davd serve --help)", err)
+}
+
+// loadConfig applies the YAML file named by --config to every flag not set
+// on the command line or in the environment.
+func loadConfig(flags []cli.Flag) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		src, err := altsrc.NewYamlSourceFromFlagFunc("config")(c)
+		if err != nil {
+			return fmt.Errorf("config file %s: %s", c.String("config"), oneLine(err))
+		}
+		if err := altsrc.ApplyInputSourceValues(c, src, flags); err != nil {
+			return fmt.Errorf("config file %s: %s", c.String("config"), oneLine(err))
+		}
+		return nil
+	}
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// version is the module version, or the VCS revision of a development build.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
+			v = "devel-" + s.Value[:min(12, len(s.Value))]
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return v + " " + info.GoVersion
+}

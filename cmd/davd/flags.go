@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
+
+	"davd/processing"
+)
+
+// env names the environment variable of a flag: --processing-after is
+// DAVD_PROCESSING_AFTER.
+func env(name string) []string {
+	return []string{"DAVD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+}
+
+func serveFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "YAML file with flag values (keys are flag names)", EnvVars: env("config")},
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: env("addr")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: "./data", Usage: "storage: file:///abs/dir, a directory path, or mem://; ?latency=5ms slows every storage call", EnvVars: env("storage")}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "read-only", Usage: "refuse every change", EnvVars: env("read-only")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "prefix", Usage: "URL path to serve under, e.g. /dav", EnvVars: env("prefix")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "processing", Value: "auto", Usage: "who gets 102 Processing: off, auto (all but known-broken clients) or always", EnvVars: env("processing")}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "processing-after", Value: 20 * time.Second, Usage: "send the first 102 after an operation has run this long", EnvVars: env("processing-after")}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "processing-interval", Value: 20 * time.Second, Usage: "time between 102s", EnvVars: env("processing-interval")}),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: "processing-max", Value: 5, Usage: "most 102s per response (0 = unlimited)", EnvVars: env("processing-max")}),
+		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "processing-deny", Value: cli.NewStringSlice(processing.DefaultDeny()...), Usage: "User-Agent regular expressions that get no 102 in auto mode", EnvVars: env("processing-deny")}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Minute, Usage: "on SIGTERM, how long running requests may finish", EnvVars: env("shutdown-timeout")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("log-format")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("log-level")}),
+	}
+}
+
+// config is everything serve needs, validated.
+type config struct {
+	addr            string
+	storage         string
+	readOnly        bool
+	prefix          string
+	processing      processing.Config
+	shutdownTimeout time.Duration
+	logger          *slog.Logger
+}
+
+// configFrom reads and checks the flags, so that a bad value stops davd
+// with one clear line before it listens.
+func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
+	cfg := config{
+		addr:            c.String("addr"),
+		storage:         c.String("storage"),
+		readOnly:        c.Bool("read-only"),
+		prefix:          c.String("prefix"),
+		shutdownTimeout: c.Duration("shutdown-timeout"),
+	}
+	switch c.NArg() {
+	case 0:
+	case 1:
+		if c.IsSet("storage") {
+			return cfg, errors.New("give the storage either as DIR or as --storage, not both")
+		}
+		cfg.storage = c.Args().First()
+	default:
+		return cfg, fmt.Errorf("serve takes at most one DIR, got %d arguments", c.NArg())
+	}
+
+	mode, err := processing.ParseMode(c.String("processing"))
+	if err != nil {
+		return cfg, fmt.Errorf("--processing: %w", err)
+	}
+	deny, err := processing.CompileDeny(c.StringSlice("processing-deny"))
+	if err != nil {
+		return cfg, fmt.Errorf("--processing-deny: %w", err)
+	}
+	cfg.processing = processing.Config{
+		Mode:     mode,
+		After:    c.Duration("processing-after"),
+		Interval: c.Duration("processing-interval"),
+		Max:      c.Int("processing-max"),
+		Deny:     deny,
+	}
+	for _, d := range []struct {
+		name string
+		val  time.Duration
+	}{
+		{"processing-after", cfg.processing.After},
+		{"processing-interval", cfg.processing.Interval},
+		{"shutdown-timeout", cfg.shutdownTimeout},
+	} {
+		if d.val < 0 {
+			return cfg, fmt.Errorf("--%s must not be negative (got %s)", d.name, d.val)
+		}
+	}
+	if mode != processing.ModeOff && cfg.processing.Interval == 0 {
+		return cfg, errors.New("--processing-interval must be positive unless --processing is off")
+	}
+	if cfg.processing.Max < 0 {
+		return cfg, fmt.Errorf("--processing-max must be 0 (unlimited) or more (got %d)", cfg.processing.Max)
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return cfg, fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "text":
+		cfg.logger = slog.New(slog.NewTextHandler(logOut, opts))
+	case "json":
+		cfg.logger = slog.New(slog.NewJSONHandler(logOut, opts))
+	default:
+		return cfg, fmt.Errorf("--log-format %q: use text or json", c.String("log-format"))
+	}
+	return cfg, nil
+}

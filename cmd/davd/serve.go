@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"davd/dav"
+	"davd/storage"
+)
+
+// serve runs the server until ctx is cancelled, then shuts down gracefully:
+// no new connections, running requests get cfg.shutdownTimeout to finish.
+func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
+	backend, err := storage.Open(cfg.storage, cfg.readOnly)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	handler, err := dav.NewHandler(backend.Fs, dav.Config{
+		Prefix:     cfg.prefix,
+		ReadOnly:   cfg.readOnly,
+		Processing: cfg.processing,
+		Logger:     cfg.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("--prefix: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	srv := &http.Server{
+		Handler: handler,
+		// Headers must arrive promptly; bodies and responses may take as
+		// long as the operation needs, which 102 Processing covers.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+	}
+	cfg.logger.Info("davd serving", "storage", backend.Description, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
+		"processing", cfg.processing.Mode.String(), "version", version())
+	if onListen != nil {
+		onListen(ln.Addr())
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	cfg.logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		cfg.logger.Warn("shutdown timed out; closing connections", "err", err)
+		srv.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package dav
+
+import (
+	"fmt"
+	"html"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// serveGet answers GET and HEAD: a file's content with Range and
+// conditional support, or a collection's listing.
+func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, name string) error {
+	f, err := h.fs.OpenFile(r.Context(), name, os.O_RDONLY, 0)
+	if err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	if fi.IsDir() {
+		return h.serveListing(w, r, f)
+	}
+	w.Header().Set("ETag", etag(fi))
+	w.Header().Set("Content-Type", contentType(name))
+	// f is the backend's own file (an *os.File on disk), so ServeContent's
+	// copy reaches net/http's sendfile path through processing.Writer.
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+	return nil
+}
+
+// etag is the entity tag of a file: modification time and size, as
+// x/net/webdav computes it for PROPFIND, so that both agree.
+func etag(fi os.FileInfo) string {
+	return fmt.Sprintf(`"%x%x"`, fi.ModTime().UnixNano(), fi.Size())
+}
+
+// contentType comes from the name alone: sniffing would mean reading
+// content, which PROPFIND over a large tree cannot afford, and GET and
+// PROPFIND must agree.
+func contentType(name string) string {
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		return ct
+	}
+	return "application/octet-stream"
+}
+
+// dirReader is the part of an open collection a listing needs.
+type dirReader interface {
+	Readdir(count int) ([]os.FileInfo, error)
+}
+
+// serveListing writes a minimal HTML index of a collection, so that a
+// browser pointed at davd can navigate the tree.
+func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, dir dirReader) error {
+	infos, err := dir.Readdir(0)
+	if err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	slices.SortFunc(infos, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	base := r.URL.Path
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	var b strings.Builder
+	title := html.EscapeString(base)
+	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of %s</title></head>\n<body><h1>Index of %s</h1>\n<table>\n", title, title)
+	if base != h.prefix+"/" {
+		b.WriteString("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n")
+	}
+	for _, fi := range infos {
+		name, size := fi.Name(), fmt.Sprint(fi.Size())
+		if fi.IsDir() {
+			name, size = name+"/", ""
+		}
+		href := (&url.URL{Path: base + name}).EscapedPath()
+		fmt.Fprintf(&b, "<tr><td><a href=\"%s\">%s</a></td><td>%s</td><td>%s</td></tr>\n",
+			html.EscapeString(href), html.EscapeString(name), size, fi.ModTime().UTC().Format(time.RFC3339))
+	}
+	b.WriteString("</table></body></html>\n")
+	_, err = w.Write([]byte(b.String()))
+	return err
+}

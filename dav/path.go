@@ -1,0 +1,138 @@
+package dav
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"davd/storage"
+)
+
+// stripPrefix removes prefix from p on a path-segment boundary: with prefix
+// "/dav", "/dav" and "/dav/x" match but "/davx" does not. (x/net/webdav's
+// plain TrimPrefix let "PUT /davx" write "/x".)
+func stripPrefix(prefix, p string) (string, bool) {
+	if prefix == "" {
+		return p, true
+	}
+	rest, ok := strings.CutPrefix(p, prefix)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "", false
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	return rest, true
+}
+
+// validatePath refuses paths that have no business in a WebDAV URL and that
+// are the raw material of traversal attacks. Cleaning would make most of
+// them harmless, but a client sending them is confused or hostile, and a
+// clear 400 serves both better than a guess.
+func validatePath(p string) error {
+	switch {
+	case strings.IndexByte(p, 0) >= 0:
+		return errorf(http.StatusBadRequest, "path contains a NUL byte")
+	case strings.IndexByte(p, '\\') >= 0:
+		return errorf(http.StatusBadRequest, "path contains a backslash")
+	case !utf8.ValidString(p):
+		return errorf(http.StatusBadRequest, "path is not valid UTF-8")
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return errorf(http.StatusBadRequest, "path contains a %q segment", seg)
+		}
+	}
+	return nil
+}
+
+// resourcePath maps a request's URL path to the storage name it addresses.
+func (h *Handler) resourcePath(urlPath string) (string, error) {
+	if err := validatePath(urlPath); err != nil {
+		return "", err
+	}
+	name, ok := stripPrefix(h.prefix, urlPath)
+	if !ok {
+		return "", errorf(http.StatusNotFound, "%s is outside %s", urlPath, h.prefix)
+	}
+	if storage.IsReserved(name) {
+		return "", errorf(http.StatusNotFound, "%s: no such resource", urlPath)
+	}
+	return path.Clean(name), nil
+}
+
+// checkDestination validates a COPY or MOVE before anything is touched, and
+// fills in what x/net/webdav gets wrong by default.
+func (h *Handler) checkDestination(r *http.Request, src string) error {
+	dst, err := h.destination(r)
+	if err != nil {
+		return err
+	}
+	switch {
+	case dst == src:
+		return errorf(http.StatusForbidden, "source and destination are the same resource")
+	case src == "/" || strings.HasPrefix(dst, strings.TrimSuffix(src, "/")+"/"):
+		return errorf(http.StatusForbidden, "cannot %s a collection into itself", strings.ToLower(r.Method))
+	case dst == "/" || strings.HasPrefix(src, dst+"/"):
+		return errorf(http.StatusForbidden, "destination %s contains the source", dst)
+	}
+	switch ow := r.Header.Get("Overwrite"); ow {
+	case "T", "F":
+	case "":
+		// RFC 4918 §10.6: a missing Overwrite means T. x/net/webdav treats
+		// it as F for MOVE (golang/go#66059).
+		r.Header.Set("Overwrite", "T")
+	default:
+		return errorf(http.StatusBadRequest, "Overwrite must be T or F, not %q", ow)
+	}
+	return nil
+}
+
+// destination parses the Destination header into a storage name.
+func (h *Handler) destination(r *http.Request) (string, error) {
+	hdr := r.Header.Get("Destination")
+	if hdr == "" {
+		return "", errorf(http.StatusBadRequest, "%s needs a Destination header", r.Method)
+	}
+	u, err := url.Parse(hdr)
+	if err != nil {
+		return "", errorf(http.StatusBadRequest, "Destination is not a URL: %v", errors.Unwrap(err))
+	}
+	if u.Host != "" && !sameHost(u.Host, r.Host) {
+		return "", errorf(http.StatusBadGateway, "Destination names another server (%s)", u.Host)
+	}
+	if u.Path == "" || !strings.HasPrefix(u.Path, "/") {
+		return "", errorf(http.StatusBadRequest, "Destination has no absolute path")
+	}
+	if err := validatePath(u.Path); err != nil {
+		return "", errorf(http.StatusBadRequest, "Destination: %s", err)
+	}
+	name, ok := stripPrefix(h.prefix, u.Path)
+	if !ok {
+		return "", errorf(http.StatusBadGateway, "Destination %s is outside this server's namespace %s", u.Path, h.prefix)
+	}
+	if storage.IsReserved(name) {
+		return "", errorf(http.StatusForbidden, "Destination %s is a reserved name", u.Path)
+	}
+	// x/net/webdav compares hosts byte for byte; hand it the bare path
+	// now that the host has been checked here.
+	r.Header.Set("Destination", (&url.URL{Path: u.Path}).EscapedPath())
+	return path.Clean(name), nil
+}
+
+// sameHost compares two Host values, ignoring case and a default port.
+func sameHost(a, b string) bool {
+	return strings.EqualFold(trimDefaultPort(a), trimDefaultPort(b))
+}
+
+func trimDefaultPort(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || (port != "80" && port != "443") {
+		return hostport
+	}
+	return host
+}

@@ -1,0 +1,18 @@
+module davd
+
+go 1.26.8
+
+require (
+	github.com/spf13/afero v1.15.0
+	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/net v0.62.0
+)
+
+require (
+	github.com/BurntSushi/toml v1.5.0 // indirect
+	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)

@@ -1,0 +1,125 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"syscall"
+)
+
+// ErrIsCollection is returned when file content is written to a collection.
+var ErrIsCollection = errors.New("resource is a collection")
+
+// ErrNoParent is returned when a resource's parent collection is missing or
+// is not a collection.
+var ErrNoParent = errors.New("parent collection does not exist")
+
+// ErrIncompleteBody is returned when the content could not be read to its
+// end (the client went away, or sent less than it announced). Nothing was
+// changed.
+var ErrIncompleteBody = errors.New("content ended before it was complete")
+
+// WriteResult tells what an atomic write did.
+type WriteResult struct {
+	// Created is true when the resource did not exist before.
+	Created bool
+	// Size is the number of bytes stored.
+	Size int64
+	// Info describes the resource as stored.
+	Info os.FileInfo
+}
+
+// WriteAtomic replaces the content of the file name with everything read
+// from body. The bytes go to a hidden temporary file beside the target,
+// which is synced and renamed over the target only once body has been read
+// to its end. Until then, and whenever anything fails, the old content stays
+// untouched and the temporary file is removed, so readers see either the
+// old resource or the new one, never a part of it.
+func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reader, perm os.FileMode) (WriteResult, error) {
+	name, err := clean("write", name)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if name == "/" {
+		return WriteResult{}, &os.PathError{Op: "write", Path: name, Err: ErrIsCollection}
+	}
+	var res WriteResult
+	switch fi, err := f.fs.Stat(name); {
+	case err == nil && fi.IsDir():
+		return res, &os.PathError{Op: "write", Path: name, Err: ErrIsCollection}
+	case err == nil:
+		perm = fi.Mode().Perm() // a replaced file keeps its permissions
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		res.Created = true
+	default:
+		return res, err
+	}
+	dir := path.Dir(name)
+	if pfi, err := f.fs.Stat(dir); err != nil || !pfi.IsDir() {
+		return res, &os.PathError{Op: "write", Path: name, Err: ErrNoParent}
+	}
+
+	tmp := path.Join(dir, tempPrefix+randomSuffix())
+	file, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return res, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			file.Close()
+			f.fs.Remove(tmp)
+		}
+	}()
+	src := &bodyReader{r: body}
+	res.Size, err = io.Copy(file, src)
+	if src.err != nil {
+		return res, fmt.Errorf("write %s: %w: %w", name, ErrIncompleteBody, src.err)
+	}
+	if err != nil {
+		return res, fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("write %s: %w", name, err)
+	}
+	// Sync before rename: after a crash the name must not point at a file
+	// whose blocks never reached the disk.
+	if err := file.Sync(); err != nil {
+		return res, fmt.Errorf("write %s: sync: %w", name, err)
+	}
+	if err := file.Close(); err != nil {
+		return res, fmt.Errorf("write %s: close: %w", name, err)
+	}
+	if err := f.fs.Rename(tmp, name); err != nil {
+		return res, fmt.Errorf("write %s: %w", name, err)
+	}
+	committed = true
+	res.Info, err = f.fs.Stat(name)
+	return res, err
+}
+
+// bodyReader remembers a read failure, so that it is not mistaken for a
+// failure of the storage being written.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func randomSuffix() string {
+	var b [12]byte
+	rand.Read(b[:]) // never fails (crypto/rand documents it)
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,216 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/afero"
+	"golang.org/x/net/webdav"
+)
+
+// ReservedName is the directory, at the top of a storage, that holds the
+// server's own state. Clients never see or reach it.
+const ReservedName = ".davd"
+
+// tempPrefix starts the names of uploads in progress. They sit beside their
+// target so that the final rename stays on one filesystem.
+const tempPrefix = ".davd-tmp-"
+
+// IsReserved reports whether name, a slash-separated path, passes through a
+// name the server keeps for itself: the state directory or an upload in
+// progress.
+func IsReserved(name string) bool {
+	for name != "" {
+		var seg string
+		seg, name, _ = strings.Cut(strings.TrimLeft(name, "/"), "/")
+		if seg == ReservedName || strings.HasPrefix(seg, tempPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// FileSystem presents an afero.Fs as a webdav.FileSystem. Reserved names
+// do not exist as far as clients can tell: they are missing from directory
+// listings and every call naming them fails with os.ErrNotExist.
+type FileSystem struct {
+	fs afero.Fs
+}
+
+var _ webdav.FileSystem = (*FileSystem)(nil)
+
+// NewFileSystem adapts fs.
+func NewFileSystem(fs afero.Fs) *FileSystem { return &FileSystem{fs: fs} }
+
+// Fs is the backend being adapted.
+func (f *FileSystem) Fs() afero.Fs { return f.fs }
+
+// clean normalises a WebDAV path and refuses reserved names.
+func clean(op, name string) (string, error) {
+	name = path.Clean("/" + name)
+	if IsReserved(name) {
+		return "", &os.PathError{Op: op, Path: name, Err: os.ErrNotExist}
+	}
+	return name, nil
+}
+
+// Mkdir creates a collection.
+func (f *FileSystem) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
+	name, err := clean("mkdir", name)
+	if err != nil {
+		return err
+	}
+	if err := f.checkParent("mkdir", name); err != nil {
+		return err
+	}
+	return hide(f.fs.Mkdir(name, perm))
+}
+
+// checkParent fails unless name's parent is an existing collection. Some
+// backends (afero.MemMapFs) create missing parents silently, where WebDAV
+// requires 409 Conflict.
+func (f *FileSystem) checkParent(op, name string) error {
+	fi, err := f.fs.Stat(path.Dir(name))
+	if err != nil || !fi.IsDir() {
+		// ENOENT, because x/net/webdav maps os.IsNotExist to 409 here.
+		return &os.PathError{Op: op, Path: name, Err: syscall.ENOENT}
+	}
+	return nil
+}
+
+// hide makes a resource reached through a symbolic link that leaves the
+// root look missing, to x/net/webdav's os.IsNotExist checks too: clients
+// get 404 rather than 500, and learn nothing about what lies outside.
+func hide(err error) error {
+	var pe *os.PathError
+	if errors.Is(err, ErrOutsideRoot) {
+		op, p := "access", ""
+		if errors.As(err, &pe) {
+			op, p = pe.Op, pe.Path
+		}
+		return &os.PathError{Op: op, Path: p, Err: os.ErrNotExist}
+	}
+	return err
+}
+
+// OpenFile opens a resource. Regular files come back exactly as the backend
+// made them (an *os.File for directory storage), so sendfile and
+// copy_file_range keep working; directories come back wrapped so that their
+// listings leave out reserved names.
+func (f *FileSystem) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
+	name, err := clean("open", name)
+	if err != nil {
+		return nil, err
+	}
+	if flag&os.O_CREATE != 0 && name != "/" {
+		if err := f.checkParent("open", name); err != nil {
+			return nil, err
+		}
+	}
+	file, err := f.fs.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, hide(err)
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	if fi.IsDir() {
+		return listing{file}, nil
+	}
+	return file, nil
+}
+
+// RemoveAll removes a resource and everything below it.
+func (f *FileSystem) RemoveAll(ctx context.Context, name string) error {
+	name, err := clean("removeall", name)
+	if err != nil {
+		return err
+	}
+	if name == "/" {
+		return &os.PathError{Op: "removeall", Path: name, Err: os.ErrPermission}
+	}
+	return hide(f.fs.RemoveAll(name))
+}
+
+// Rename moves a resource.
+func (f *FileSystem) Rename(ctx context.Context, oldName, newName string) error {
+	oldName, err := clean("rename", oldName)
+	if err != nil {
+		return err
+	}
+	newName, err = clean("rename", newName)
+	if err != nil {
+		return err
+	}
+	if oldName == "/" || newName == "/" {
+		return &os.PathError{Op: "rename", Path: oldName, Err: os.ErrPermission}
+	}
+	if err := f.checkParent("rename", newName); err != nil {
+		return err
+	}
+	return hide(f.fs.Rename(oldName, newName))
+}
+
+// Stat describes a resource.
+func (f *FileSystem) Stat(ctx context.Context, name string) (os.FileInfo, error) {
+	name, err := clean("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.fs.Stat(name)
+	if err != nil {
+		return nil, hide(err)
+	}
+	return fi, nil
+}
+
+// listing is an open directory whose entries leave out reserved names.
+type listing struct{ afero.File }
+
+// Readdir returns up to count entries (all when count <= 0), never a
+// reserved one. Filtering may return fewer than count before the end, which
+// http.File callers accept.
+func (l listing) Readdir(count int) ([]os.FileInfo, error) {
+	for {
+		infos, err := l.File.Readdir(count)
+		kept := infos[:0]
+		for _, fi := range infos {
+			if !IsReserved(fi.Name()) {
+				kept = append(kept, fi)
+			}
+		}
+		// Never answer an empty batch with no error when entries were
+		// dropped: a caller would take it for the end of the directory.
+		if len(kept) > 0 || err != nil || count <= 0 || len(infos) == 0 {
+			return kept, err
+		}
+	}
+}
+
+// Readdirnames returns up to n names, never a reserved one.
+func (l listing) Readdirnames(n int) ([]string, error) {
+	for {
+		names, err := l.File.Readdirnames(n)
+		kept := names[:0]
+		for _, name := range names {
+			if !IsReserved(name) {
+				kept = append(kept, name)
+			}
+		}
+		if len(kept) > 0 || err != nil || n <= 0 || len(names) == 0 {
+			return kept, err
+		}
+	}
+}
+
+// Write refuses: a directory has no content.
+func (l listing) Write([]byte) (int, error) {
+	return 0, fmt.Errorf("write %s: %w", l.Name(), os.ErrInvalid)
+}
