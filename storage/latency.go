@@ -25,7 +25,10 @@ func (l LatencyFs) wait() { time.Sleep(l.Delay) }
 func (l LatencyFs) Create(name string) (afero.File, error) { l.wait(); return l.Fs.Create(name) }
 
 // Mkdir delays, then creates a directory.
-func (l LatencyFs) Mkdir(name string, perm os.FileMode) error { l.wait(); return l.Fs.Mkdir(name, perm) }
+func (l LatencyFs) Mkdir(name string, perm os.FileMode) error {
+	l.wait()
+	return l.Fs.Mkdir(name, perm)
+}
 
 // MkdirAll delays, then creates a directory path.
 func (l LatencyFs) MkdirAll(name string, perm os.FileMode) error {
@@ -58,7 +61,10 @@ func (l LatencyFs) Rename(oldname, newname string) error {
 func (l LatencyFs) Stat(name string) (os.FileInfo, error) { l.wait(); return l.Fs.Stat(name) }
 
 // Chmod delays, then changes the mode.
-func (l LatencyFs) Chmod(name string, mode os.FileMode) error { l.wait(); return l.Fs.Chmod(name, mode) }
+func (l LatencyFs) Chmod(name string, mode os.FileMode) error {
+	l.wait()
+	return l.Fs.Chmod(name, mode)
+}
 
 // Chtimes delays, then changes the times.
 func (l LatencyFs) Chtimes(name string, atime, mtime time.Time) error {
@@ -70,4 +76,7 @@ func (l LatencyFs) Chtimes(name string, atime, mtime time.Time) error {
 func (l LatencyFs) Name() string { return "LatencyFs(" + l.Fs.Name() + ")" }
 
 // Chown delays, then changes the owner.
-func (l LatencyFs) Chown(name string, uid, gid int) error { l.wait(); return l.Fs.Chown(name, uid, gid) }
+func (l LatencyFs) Chown(name string, uid, gid int) error {
+	l.wait()
+	return l.Fs.Chown(name, uid, gid)
+}
