@@ -70,7 +70,8 @@ func (e *ConflictError) Error() string { return ErrLocked.Error() }
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrLocked }
 
-// Store keeps dead properties and locks.
+// Store keeps dead properties and locks. Expired locks are never returned
+// by any method and may be purged lazily.
 type Store interface {
 	// Props returns the dead properties of path, nil when it has none. It
 	// is on the path of every PROPFIND entry, so a path without properties
@@ -113,6 +114,3 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
-
-// Expired locks are never returned by any method and may be purged lazily.
-var _ = time.Now
