@@ -48,7 +48,9 @@ type Lock struct {
 	Deep bool
 	// Shared is true for a shared lock, false for an exclusive one.
 	Shared bool
-	// Owner is the content of the client's DAV:owner element, verbatim.
+	// Owner is the client's whole DAV:owner element, self-contained (its
+	// inherited namespace declarations and xml:lang included), or "" when
+	// the LOCK request had none.
 	Owner string
 	// User is the authenticated user who created the lock ("" if none).
 	User string
