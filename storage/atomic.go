@@ -24,6 +24,10 @@ var ErrNoParent = errors.New("parent collection does not exist")
 // changed.
 var ErrIncompleteBody = errors.New("content ended before it was complete")
 
+// ErrSizeMismatch is returned when the content's length differs from the
+// length announced for it. Nothing was changed.
+var ErrSizeMismatch = errors.New("content length differs from the announced length")
+
 // WriteResult tells what an atomic write did.
 type WriteResult struct {
 	// Created is true when the resource did not exist before.
@@ -40,7 +44,10 @@ type WriteResult struct {
 // to its end. Until then, and whenever anything fails, the old content stays
 // untouched and the temporary file is removed, so readers see either the
 // old resource or the new one, never a part of it.
-func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reader, perm os.FileMode) (WriteResult, error) {
+//
+// expect, when not negative, is the length the client announced: content
+// of another length is refused.
+func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reader, perm os.FileMode, expect int64) (WriteResult, error) {
 	name, err := clean("write", name)
 	if err != nil {
 		return WriteResult{}, err
@@ -64,7 +71,7 @@ func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reade
 		return res, &os.PathError{Op: "write", Path: name, Err: ErrNoParent}
 	}
 
-	tmp := path.Join(dir, tempPrefix+randomSuffix())
+	tmp := path.Join(dir, TempName())
 	file, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return res, err
@@ -83,6 +90,9 @@ func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reade
 	}
 	if err != nil {
 		return res, fmt.Errorf("write %s: %w", name, err)
+	}
+	if expect >= 0 && res.Size != expect {
+		return res, fmt.Errorf("write %s: got %d bytes, announced %d: %w", name, res.Size, expect, ErrSizeMismatch)
 	}
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("write %s: %w", name, err)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/afero"
 	"golang.org/x/net/webdav"
@@ -39,12 +38,14 @@ func IsReserved(name string) bool {
 // do not exist as far as clients can tell: they are missing from directory
 // listings and every call naming them fails with os.ErrNotExist.
 type FileSystem struct {
-	fs afero.Fs
+	fs       afero.Fs
+	quotaDir string // directory whose filesystem answers quota questions
 }
 
 var _ webdav.FileSystem = (*FileSystem)(nil)
 
-// NewFileSystem adapts fs.
+// NewFileSystem adapts fs. Backend.FileSystem is the usual way to get one;
+// this is for backends made by hand (tests).
 func NewFileSystem(fs afero.Fs) *FileSystem { return &FileSystem{fs: fs} }
 
 // Fs is the backend being adapted.
@@ -77,8 +78,7 @@ func (f *FileSystem) Mkdir(ctx context.Context, name string, perm os.FileMode) e
 func (f *FileSystem) checkParent(op, name string) error {
 	fi, err := f.fs.Stat(path.Dir(name))
 	if err != nil || !fi.IsDir() {
-		// ENOENT, because x/net/webdav maps os.IsNotExist to 409 here.
-		return &os.PathError{Op: op, Path: name, Err: syscall.ENOENT}
+		return &os.PathError{Op: op, Path: name, Err: ErrNoParent}
 	}
 	return nil
 }
@@ -213,4 +213,29 @@ func (l listing) Readdirnames(n int) ([]string, error) {
 // Write refuses: a directory has no content.
 func (l listing) Write([]byte) (int, error) {
 	return 0, fmt.Errorf("write %s: %w", l.Name(), os.ErrInvalid)
+}
+
+// TempName returns a fresh reserved name for a resource in transit (an
+// upload, or a MOVE's displaced destination): invisible to clients, and in
+// the same collection as its final place so that renames stay cheap.
+func TempName() string { return tempPrefix + randomSuffix() }
+
+// RenameReserved renames between a visible name and a reserved one (made
+// by TempName), in either direction. Both must be in the same collection.
+func (f *FileSystem) RenameReserved(ctx context.Context, oldName, newName string) error {
+	oldName, newName = path.Clean("/"+oldName), path.Clean("/"+newName)
+	if path.Dir(oldName) != path.Dir(newName) || (!IsReserved(oldName) && !IsReserved(newName)) || IsReserved(path.Dir(oldName)) {
+		return &os.PathError{Op: "rename", Path: oldName, Err: os.ErrInvalid}
+	}
+	return hide(f.fs.Rename(oldName, newName))
+}
+
+// RemoveReserved removes a reserved resource made by TempName, with
+// everything below it.
+func (f *FileSystem) RemoveReserved(ctx context.Context, name string) error {
+	name = path.Clean("/" + name)
+	if !strings.HasPrefix(path.Base(name), tempPrefix) || IsReserved(path.Dir(name)) {
+		return &os.PathError{Op: "remove", Path: name, Err: os.ErrInvalid}
+	}
+	return f.fs.RemoveAll(name)
 }

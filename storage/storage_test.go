@@ -312,11 +312,11 @@ func TestWriteAtomic(t *testing.T) {
 			fsys := NewFileSystem(base)
 			base.Mkdir("/col", 0o755)
 
-			res, err := fsys.WriteAtomic(ctx, "/f", strings.NewReader("old"), 0o644)
+			res, err := fsys.WriteAtomic(ctx, "/f", strings.NewReader("old"), 0o644, -1)
 			if err != nil || !res.Created || res.Size != 3 {
 				t.Fatalf("first write: %+v, %v", res, err)
 			}
-			res, err = fsys.WriteAtomic(ctx, "/f", strings.NewReader("newer"), 0o644)
+			res, err = fsys.WriteAtomic(ctx, "/f", strings.NewReader("newer"), 0o644, -1)
 			if err != nil || res.Created || res.Size != 5 {
 				t.Fatalf("replace: %+v, %v", res, err)
 			}
@@ -324,7 +324,7 @@ func TestWriteAtomic(t *testing.T) {
 				t.Errorf("content = %q", got)
 			}
 
-			_, err = fsys.WriteAtomic(ctx, "/f", &failingReader{n: 100000}, 0o644)
+			_, err = fsys.WriteAtomic(ctx, "/f", &failingReader{n: 100000}, 0o644, -1)
 			if !errors.Is(err, ErrIncompleteBody) {
 				t.Errorf("failed upload error = %v, want ErrIncompleteBody", err)
 			}
@@ -334,23 +334,23 @@ func TestWriteAtomic(t *testing.T) {
 
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
-			if _, err := fsys.WriteAtomic(cctx, "/f", bytes.NewReader(make([]byte, 10)), 0o644); !errors.Is(err, context.Canceled) {
+			if _, err := fsys.WriteAtomic(cctx, "/f", bytes.NewReader(make([]byte, 10)), 0o644, -1); !errors.Is(err, context.Canceled) {
 				t.Errorf("cancelled write error = %v", err)
 			}
 			if got := readAll(t, base, "/f"); got != "newer" {
 				t.Errorf("after cancelled upload content = %q", got)
 			}
 
-			if _, err := fsys.WriteAtomic(ctx, "/missing/f", strings.NewReader("x"), 0o644); !errors.Is(err, ErrNoParent) {
+			if _, err := fsys.WriteAtomic(ctx, "/missing/f", strings.NewReader("x"), 0o644, -1); !errors.Is(err, ErrNoParent) {
 				t.Errorf("missing parent error = %v", err)
 			}
-			if _, err := fsys.WriteAtomic(ctx, "/f/child", strings.NewReader("x"), 0o644); !errors.Is(err, ErrNoParent) {
+			if _, err := fsys.WriteAtomic(ctx, "/f/child", strings.NewReader("x"), 0o644, -1); !errors.Is(err, ErrNoParent) {
 				t.Errorf("file parent error = %v", err)
 			}
-			if _, err := fsys.WriteAtomic(ctx, "/col", strings.NewReader("x"), 0o644); !errors.Is(err, ErrIsCollection) {
+			if _, err := fsys.WriteAtomic(ctx, "/col", strings.NewReader("x"), 0o644, -1); !errors.Is(err, ErrIsCollection) {
 				t.Errorf("collection target error = %v", err)
 			}
-			if _, err := fsys.WriteAtomic(ctx, "/.davd-tmp-x", strings.NewReader("x"), 0o644); !errors.Is(err, os.ErrNotExist) {
+			if _, err := fsys.WriteAtomic(ctx, "/.davd-tmp-x", strings.NewReader("x"), 0o644, -1); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("reserved target error = %v", err)
 			}
 			names, _ := afero.ReadDir(base, "/")

@@ -26,6 +26,11 @@ type Backend struct {
 	closer io.Closer
 }
 
+// FileSystem returns the WebDAV view of the backend.
+func (b *Backend) FileSystem() *FileSystem {
+	return &FileSystem{fs: b.Fs, quotaDir: b.Dir}
+}
+
 // Close releases what the backend holds open.
 func (b *Backend) Close() error {
 	if b.closer == nil {
