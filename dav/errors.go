@@ -57,6 +57,11 @@ func storageError(name string, err error) error {
 func writeError(w http.ResponseWriter, err error) {
 	var he *httpError
 	if !errors.As(err, &he) {
+		var locked *lockedMembers
+		if errors.As(err, &locked) {
+			locked.write(w)
+			return
+		}
 		he = &httpError{status: http.StatusInternalServerError, reason: "internal error", err: err}
 	}
 	h := w.Header()

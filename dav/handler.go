@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -8,11 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/afero"
-	"golang.org/x/net/webdav"
-
 	"davd/processing"
 	"davd/storage"
+	"davd/storage/state"
 )
 
 // maxXMLBody bounds the request bodies of every method but PUT: they carry
@@ -26,7 +25,8 @@ type Config struct {
 	Prefix string
 	// ReadOnly refuses every method that would change the tree.
 	ReadOnly bool
-	// Processing decides who gets 102 Processing and when.
+	// Processing decides who gets 102 Processing and when; its Interval
+	// also bounds how long a streamed 207 may stay silent.
 	Processing processing.Config
 	// Logger receives one line per request; nil discards them.
 	Logger *slog.Logger
@@ -37,41 +37,33 @@ type Handler struct {
 	prefix     string
 	readOnly   bool
 	fs         *storage.FileSystem
-	locks      webdav.LockSystem
-	xnet       *webdav.Handler
+	state      state.Store
 	processing processing.Config
 	log        *slog.Logger
 }
 
-// NewHandler returns a Handler serving backend according to cfg.
-func NewHandler(backend afero.Fs, cfg Config) (*Handler, error) {
+// NewHandler returns a Handler serving fs, with dead properties and locks
+// kept in st.
+func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, error) {
 	prefix, err := normalizePrefix(cfg.Prefix)
 	if err != nil {
 		return nil, err
+	}
+	if st == nil {
+		return nil, errors.New("dav: a state store is required")
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{
+	return &Handler{
 		prefix:     prefix,
 		readOnly:   cfg.ReadOnly,
-		fs:         storage.NewFileSystem(backend),
-		locks:      webdav.NewMemLS(),
+		fs:         fs,
+		state:      st,
 		processing: cfg.Processing,
 		log:        logger,
-	}
-	h.xnet = &webdav.Handler{
-		Prefix:     prefix,
-		FileSystem: h.fs,
-		LockSystem: h.locks,
-		Logger: func(r *http.Request, err error) {
-			if err != nil {
-				h.log.Debug("webdav", "method", r.Method, "path", r.URL.Path, "err", err)
-			}
-		},
-	}
-	return h, nil
+	}, nil
 }
 
 // normalizePrefix accepts "", "/", "/dav", "/dav/" and returns "" or "/dav".
@@ -124,6 +116,12 @@ var writeMethods = map[string]bool{
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodOptions {
+		// Answered for every path, even outside the prefix: Windows probes
+		// the server root before it maps a drive under a prefix.
+		h.serveOptions(w, r)
+		return
+	}
 	name, err := h.resourcePath(r.URL.Path)
 	if err != nil {
 		writeError(w, err)
@@ -141,12 +139,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		err = h.serveGet(w, r, name)
 	case http.MethodPut:
 		err = h.servePut(w, r, name)
+	case "PROPFIND":
+		err = h.servePropfind(w, r, name)
+	case "PROPPATCH":
+		err = h.serveProppatch(w, r, name)
+	case "MKCOL":
+		err = h.serveMkcol(w, r, name)
+	case http.MethodDelete:
+		err = h.serveDelete(w, r, name)
 	case "COPY", "MOVE":
-		if err = h.checkDestination(r, name); err == nil {
-			h.xnet.ServeHTTP(w, r)
-		}
-	case http.MethodOptions, http.MethodDelete, "MKCOL", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK":
-		h.xnet.ServeHTTP(w, r)
+		err = h.serveCopyMove(w, r, name)
+	case "LOCK":
+		err = h.serveLock(w, r, name)
+	case "UNLOCK":
+		err = h.serveUnlock(w, r, name)
 	default:
 		w.Header().Set("Allow", allowAll)
 		err = errorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
@@ -158,3 +164,33 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 
 // allowAll lists every method the handler serves.
 const allowAll = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
+
+// serveOptions advertises WebDAV class 1 and 2: macOS mounts read-only
+// without class 2, and Windows looks for MS-Author-Via.
+func (h *Handler) serveOptions(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("DAV", "1, 2")
+	hdr.Set("MS-Author-Via", "DAV")
+	hdr.Set("Allow", allowAll)
+	hdr.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// serveMkcol creates a collection (RFC 4918 §9.3).
+func (h *Handler) serveMkcol(w http.ResponseWriter, r *http.Request, name string) error {
+	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
+		return errorf(http.StatusUnsupportedMediaType, "MKCOL with a body is not supported")
+	}
+	ctx := r.Context()
+	if _, err := h.fs.Stat(ctx, name); err == nil {
+		return errorf(http.StatusMethodNotAllowed, "%s already exists", r.URL.Path)
+	}
+	if err := h.authorizeWrite(r, name, lockTarget{name: name, membership: true}); err != nil {
+		return err
+	}
+	if err := h.fs.Mkdir(ctx, name, 0o755); err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}

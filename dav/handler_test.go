@@ -6,7 +6,13 @@ import (
 	"testing"
 
 	"github.com/spf13/afero"
+
+	"davd/storage"
+	"davd/storage/state"
 )
+
+// nopStore satisfies NewHandler where no request is ever served.
+type nopStore struct{ state.Store }
 
 // step is one request of a scripted session and what must come back.
 type step struct {
@@ -93,7 +99,7 @@ func TestMethods(t *testing.T) {
 		{name: "delete missing", method: "DELETE", path: "/c", status: 404},
 		{name: "proppatch", method: "PROPPATCH", path: "/a/f.txt", body: `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:a xmlns:x="urn:x">1</x:a></D:prop></D:set></D:propertyupdate>`, status: 207},
 		{name: "unknown method", method: "BREW", path: "/a", status: 405, header: [2]string{"Allow", "PROPFIND"}},
-		{name: "huge xml body", method: "PROPFIND", path: "/a", hdr: map[string]string{"Depth": "0"}, body: "<D:propfind xmlns:D=\"DAV:\">" + strings.Repeat("<D:prop/>", 200000) + "</D:propfind>", status: 400},
+		{name: "huge xml body", method: "PROPFIND", path: "/a", hdr: map[string]string{"Depth": "0"}, body: "<D:propfind xmlns:D=\"DAV:\">" + strings.Repeat("<D:prop/>", 200000) + "</D:propfind>", status: 413},
 	})
 }
 
@@ -113,6 +119,7 @@ func TestLocking(t *testing.T) {
 	runSteps(t, srv.URL, []step{
 		{name: "put without token", method: "PUT", path: "/f", body: "v2", status: 423},
 		{name: "put wrong token", method: "PUT", path: "/f", hdr: map[string]string{"If": "(<urn:nope>)"}, body: "v2", status: 412},
+		{name: "put true If without the token", method: "PUT", path: "/f", hdr: map[string]string{"If": "(<urn:nope>) (Not <DAV:no-lock>)"}, body: "v2", status: 423},
 		{name: "put malformed If", method: "PUT", path: "/f", hdr: map[string]string{"If": "garbage"}, body: "v2", status: 400},
 		{name: "delete without token", method: "DELETE", path: "/f", status: 423},
 		{name: "put with token", method: "PUT", path: "/f", hdr: map[string]string{"If": "(" + token + ")"}, body: "v2", status: 204},
@@ -173,7 +180,7 @@ func TestReadOnly(t *testing.T) {
 func TestNewHandlerRejectsBadPrefix(t *testing.T) {
 	t.Parallel()
 	for _, p := range []string{"dav", "/a/../b", "/a\\b"} {
-		if _, err := NewHandler(afero.NewMemMapFs(), Config{Prefix: p}); err == nil {
+		if _, err := NewHandler(storage.NewFileSystem(afero.NewMemMapFs()), nopStore{}, Config{Prefix: p}); err == nil {
 			t.Errorf("prefix %q accepted", p)
 		}
 	}

@@ -2,6 +2,7 @@ package dav
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/afero"
 
 	"davd/processing"
+	"davd/storage"
+	"davd/storage/state"
 )
 
 // testServer serves backend over real loopback HTTP.
@@ -21,7 +24,12 @@ func testServer(t *testing.T, backend afero.Fs, cfg Config) *httptest.Server {
 	if cfg.Processing.Interval == 0 {
 		cfg.Processing = processing.Config{Mode: processing.ModeOff}
 	}
-	h, err := NewHandler(backend, cfg)
+	st, err := state.Open(context.Background(), "memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h, err := NewHandler(storage.NewFileSystem(backend), st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

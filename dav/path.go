@@ -65,34 +65,33 @@ func (h *Handler) resourcePath(urlPath string) (string, error) {
 	return path.Clean(name), nil
 }
 
-// checkDestination validates a COPY or MOVE before anything is touched, and
-// fills in what x/net/webdav gets wrong by default.
-func (h *Handler) checkDestination(r *http.Request, src string) error {
+// checkDestination validates the Destination of a COPY or MOVE before
+// anything is touched and returns its storage path.
+func (h *Handler) checkDestination(r *http.Request, src string) (string, error) {
 	dst, err := h.destination(r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch {
 	case dst == src:
-		return errorf(http.StatusForbidden, "source and destination are the same resource")
-	case src == "/" || strings.HasPrefix(dst, strings.TrimSuffix(src, "/")+"/"):
-		return errorf(http.StatusForbidden, "cannot %s a collection into itself", strings.ToLower(r.Method))
-	case dst == "/" || strings.HasPrefix(src, dst+"/"):
-		return errorf(http.StatusForbidden, "destination %s contains the source", dst)
+		return "", errorf(http.StatusForbidden, "source and destination are the same resource")
+	case src == "/" || isBelow(dst, src):
+		return "", errorf(http.StatusForbidden, "cannot %s a collection into itself", strings.ToLower(r.Method))
+	case dst == "/" || isBelow(src, dst):
+		return "", errorf(http.StatusForbidden, "destination %s contains the source", dst)
 	}
 	switch ow := r.Header.Get("Overwrite"); ow {
 	case "T", "F":
 	case "":
-		// RFC 4918 §10.6: a missing Overwrite means T. x/net/webdav treats
-		// it as F for MOVE (golang/go#66059).
+		// RFC 4918 §10.6: a missing Overwrite means T.
 		r.Header.Set("Overwrite", "T")
 	default:
-		return errorf(http.StatusBadRequest, "Overwrite must be T or F, not %q", ow)
+		return "", errorf(http.StatusBadRequest, "Overwrite must be T or F, not %q", ow)
 	}
-	return nil
+	return dst, nil
 }
 
-// destination parses the Destination header into a storage name.
+// destination parses the Destination header into a storage path.
 func (h *Handler) destination(r *http.Request) (string, error) {
 	hdr := r.Header.Get("Destination")
 	if hdr == "" {
@@ -118,9 +117,6 @@ func (h *Handler) destination(r *http.Request) (string, error) {
 	if storage.IsReserved(name) {
 		return "", errorf(http.StatusForbidden, "Destination %s is a reserved name", u.Path)
 	}
-	// x/net/webdav compares hosts byte for byte; hand it the bare path
-	// now that the host has been checked here.
-	r.Header.Set("Destination", (&url.URL{Path: u.Path}).EscapedPath())
 	return path.Clean(name), nil
 }
 

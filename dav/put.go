@@ -3,6 +3,9 @@ package dav
 import (
 	"errors"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 
 	"davd/storage"
 )
@@ -18,18 +21,31 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 	if name == "/" {
 		return errorf(http.StatusMethodNotAllowed, "cannot PUT to the root collection")
 	}
-	release, err := h.confirmLocks(r, name, "")
-	if err != nil {
+	ctx := r.Context()
+	fi, statErr := h.fs.Stat(ctx, name)
+	if err := checkPreconditions(r, fi, statErr == nil); err != nil {
 		return err
 	}
-	defer release()
-
-	res, err := h.fs.WriteAtomic(r.Context(), name, r.Body, 0o644)
+	if err := h.authorizeWrite(r, name, lockTarget{name: name, membership: statErr != nil}); err != nil {
+		return err
+	}
+	expect := int64(-1)
+	if v := r.Header.Get("X-Expected-Entity-Length"); v != "" {
+		// macOS Finder sends chunked uploads and announces the size here.
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errorf(http.StatusBadRequest, "X-Expected-Entity-Length %q is not a size", v)
+		}
+		expect = n
+	}
+	res, err := h.fs.WriteAtomic(ctx, name, r.Body, 0o644, expect)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
 			return &httpError{http.StatusRequestEntityTooLarge, "upload larger than the limit; previous content kept", err}
+		case errors.Is(err, storage.ErrSizeMismatch):
+			return &httpError{http.StatusBadRequest, "upload of " + r.URL.Path + " does not match X-Expected-Entity-Length; previous content kept", err}
 		case errors.Is(err, storage.ErrIncompleteBody):
 			return &httpError{http.StatusBadRequest, "upload of " + r.URL.Path + " ended early; previous content kept", err}
 		}
@@ -44,4 +60,35 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 		w.WriteHeader(http.StatusNoContent)
 	}
 	return nil
+}
+
+// checkPreconditions evaluates If-Match and If-None-Match (RFC 9110
+// §13.1) against the resource a PUT would replace: a client that read an
+// old version must not overwrite a newer one unknowingly.
+func checkPreconditions(r *http.Request, fi os.FileInfo, exists bool) error {
+	current := ""
+	if exists {
+		current = etag(fi)
+	}
+	if im := r.Header.Get("If-Match"); im != "" {
+		if !exists || !etagListHas(im, current) {
+			return errorf(http.StatusPreconditionFailed, "If-Match does not match the current entity tag")
+		}
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && exists && etagListHas(inm, current) {
+		return errorf(http.StatusPreconditionFailed, "If-None-Match matches the current entity tag")
+	}
+	return nil
+}
+
+// etagListHas reports whether a comma-separated entity-tag list (or "*")
+// includes current; weak tags compare weakly, as RFC 9110 allows for these.
+func etagListHas(list, current string) bool {
+	for t := range strings.SplitSeq(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == current {
+			return true
+		}
+	}
+	return false
 }

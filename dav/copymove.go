@@ -1,0 +1,215 @@
+package dav
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path"
+
+	"davd/processing"
+	"davd/storage"
+)
+
+// memberFailure is a member of a COPY, MOVE or DELETE that could not be
+// handled, reported in a 207 (RFC 4918 §9.6.1, §9.8.8, §9.9.4).
+type memberFailure struct {
+	href   string
+	status int
+}
+
+// treeVisit reports each handled resource as progress and collects
+// failures under base's hrefs.
+func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure) storage.Visit {
+	progress := processing.FromContext(ctx)
+	return func(rel string, isDir bool, size int64, err error) {
+		name := path.Join(base, rel)
+		if err != nil {
+			status := http.StatusInternalServerError
+			var he *httpError
+			if errors.As(storageError(name, err), &he) {
+				status = he.status
+			}
+			*failures = append(*failures, memberFailure{h.hrefFor(name, isDir), status})
+			h.log.Warn("member failed", "path", name, "err", err)
+			return
+		}
+		progress.AddResource(h.prefix + name)
+		progress.AddBytes(size)
+	}
+}
+
+// writeFailures answers a tree operation: ok when nothing failed, a 207
+// naming each failed member otherwise.
+func (h *Handler) writeFailures(w http.ResponseWriter, failures []memberFailure, ok int) error {
+	if len(failures) == 0 {
+		w.WriteHeader(ok)
+		return nil
+	}
+	ms := startMultistatus(w, 0)
+	for _, f := range failures {
+		ms.status(f.href, f.status, "")
+	}
+	return ms.close()
+}
+
+// serveCopyMove copies or moves a resource (RFC 4918 §9.8, §9.9).
+func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src string) error {
+	dst, err := h.checkDestination(r, src)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	srcInfo, err := h.fs.Stat(ctx, src)
+	if err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	isMove := r.Method == "MOVE"
+	depth := depthInfinity
+	if srcInfo.IsDir() {
+		if depth, err = parseDepth(r.Header.Get("Depth"), depthInfinity); err != nil {
+			return err
+		}
+		if depth == depthOne || (isMove && depth != depthInfinity) {
+			return errorf(http.StatusBadRequest, "%s of a collection takes Depth infinity%s", r.Method,
+				map[bool]string{false: " or 0", true: ""}[isMove])
+		}
+	}
+	dstInfo, dstErr := h.fs.Stat(ctx, dst)
+	exists := dstErr == nil
+	switch {
+	case exists && r.Header.Get("Overwrite") == "F":
+		return errorf(http.StatusPreconditionFailed, "destination exists and Overwrite is F")
+	case !exists && !errors.Is(dstErr, os.ErrNotExist):
+		return storageError(dst, dstErr)
+	}
+	if pfi, err := h.fs.Stat(ctx, path.Dir(dst)); err != nil || !pfi.IsDir() {
+		return errorf(http.StatusConflict, "the destination's parent collection does not exist")
+	}
+
+	targets := []lockTarget{{name: dst, members: exists && dstInfo.IsDir(), membership: !exists}}
+	if isMove {
+		targets = append(targets, lockTarget{name: src, members: srcInfo.IsDir(), membership: true})
+	}
+	if err := h.authorizeWrite(r, src, targets...); err != nil {
+		return err
+	}
+	ctx = h.operationContext(r)
+	if isMove {
+		return h.move(ctx, w, r, src, dst, exists)
+	}
+
+	if exists {
+		// RFC 4918 §9.8.4: an overwritten destination is deleted first.
+		var failures []memberFailure
+		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures)); err != nil {
+			return storageError(dst, err)
+		}
+		if len(failures) > 0 {
+			return h.writeFailures(w, failures, 0)
+		}
+		if err := h.state.DeleteTree(ctx, dst); err != nil {
+			return err
+		}
+	}
+	var failures []memberFailure
+	if err := h.fs.CopyTree(ctx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures)); err != nil {
+		return storageError(dst, err)
+	}
+	if depth == depthInfinity {
+		err = h.state.CopyTree(ctx, src, dst)
+	} else {
+		err = h.copyOwnProps(ctx, src, dst)
+	}
+	if err != nil {
+		return err
+	}
+	return h.writeFailures(w, failures, createdOrReplaced(exists))
+}
+
+// copyOwnProps copies the dead properties of src alone (a Depth 0 COPY).
+func (h *Handler) copyOwnProps(ctx context.Context, src, dst string) error {
+	props, err := h.state.Props(ctx, src)
+	if err != nil || len(props) == 0 {
+		return err
+	}
+	return h.state.PatchProps(ctx, dst, props, nil)
+}
+
+func createdOrReplaced(existed bool) int {
+	if existed {
+		return http.StatusNoContent
+	}
+	return http.StatusCreated
+}
+
+// move renames src to dst. An existing destination is first renamed out
+// of the way under a hidden name, so that if moving src fails it can be
+// put back: the destination is never lost to a failed MOVE.
+func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Request, src, dst string, exists bool) error {
+	var parked string
+	if exists {
+		parked = path.Join(path.Dir(dst), storage.TempName())
+		if err := h.fs.RenameReserved(ctx, dst, parked); err != nil {
+			return storageError(dst, err)
+		}
+	}
+	if err := h.fs.Rename(ctx, src, dst); err != nil {
+		if parked != "" {
+			if rerr := h.fs.RenameReserved(ctx, parked, dst); rerr != nil {
+				h.log.Error("MOVE could not restore the destination", "dst", dst, "parked", parked, "err", rerr)
+			}
+		}
+		return storageError(r.URL.Path, err)
+	}
+	if parked != "" {
+		if err := h.fs.RemoveReserved(ctx, parked); err != nil {
+			h.log.Warn("MOVE left the old destination behind", "parked", parked, "err", err)
+		}
+		if err := h.state.DeleteTree(ctx, dst); err != nil {
+			return err
+		}
+	}
+	if err := h.state.MoveTree(ctx, src, dst); err != nil {
+		return err
+	}
+	processing.FromContext(ctx).AddResource(h.prefix + dst)
+	w.WriteHeader(createdOrReplaced(exists))
+	return nil
+}
+
+// serveDelete removes a resource and everything below it (RFC 4918 §9.6).
+func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name string) error {
+	if name == "/" {
+		return errorf(http.StatusForbidden, "the root collection cannot be deleted")
+	}
+	if d := r.Header.Get("Depth"); d != "" && d != "infinity" {
+		return errorf(http.StatusBadRequest, "DELETE takes Depth infinity only")
+	}
+	ctx := r.Context()
+	fi, err := h.fs.Stat(ctx, name)
+	if err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	if err := h.authorizeWrite(r, name, lockTarget{name: name, members: fi.IsDir(), membership: true}); err != nil {
+		return err
+	}
+	ctx = h.operationContext(r)
+	var failures []memberFailure
+	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures)); err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	if len(failures) == 0 {
+		if err := h.state.DeleteTree(ctx, name); err != nil {
+			return err
+		}
+	}
+	return h.writeFailures(w, failures, http.StatusNoContent)
+}
+
+// operationContext is the context a tree operation runs under. A client
+// that goes away does not stop it: a COPY, MOVE or DELETE half done would
+// leave a tree that is neither the old one nor the new one.
+func (h *Handler) operationContext(r *http.Request) context.Context {
+	return context.WithoutCancel(r.Context())
+}

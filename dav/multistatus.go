@@ -1,0 +1,125 @@
+package dav
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"davd/processing"
+)
+
+// multistatus streams a 207 Multi-Status body. Responses are written as
+// they are produced, so memory stays flat however many resources a
+// PROPFIND or COPY covers; the keep-alive writer underneath flushes at
+// least every processing interval so that the stream never goes silent.
+type multistatus struct {
+	w   *processing.KeepAlive
+	buf []byte // the response being built, reused
+	err error
+}
+
+// startMultistatus commits the 207 status and opens the body. keepAlive is
+// the longest the stream may stay silent (0: no limit).
+func startMultistatus(w http.ResponseWriter, keepAlive time.Duration) *multistatus {
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.WriteHeader(http.StatusMultiStatus)
+	ms := &multistatus{w: processing.NewKeepAlive(w, keepAlive, []byte("\n")), buf: make([]byte, 0, 1024)}
+	ms.buf = append(ms.buf, `<?xml version="1.0" encoding="utf-8"?>`+"\n"+`<D:multistatus xmlns:D="DAV:">`...)
+	ms.flushResponse()
+	return ms
+}
+
+// flushResponse hands the finished element in ms.buf to the stream.
+func (ms *multistatus) flushResponse() {
+	if ms.err == nil {
+		_, ms.err = ms.w.Write(ms.buf)
+	}
+	ms.buf = ms.buf[:0]
+}
+
+// status writes a response that carries only a status for href, as COPY,
+// MOVE and DELETE report a failed member, with an optional RFC 4918
+// precondition element.
+func (ms *multistatus) status(href string, code int, condition string) {
+	b := append(ms.buf, "<D:response><D:href>"...)
+	b = appendEscaped(b, href)
+	b = append(b, "</D:href>"...)
+	b = appendStatus(b, code)
+	if condition != "" {
+		b = append(b, "<D:error><D:"...)
+		b = append(b, condition...)
+		b = append(b, "/></D:error>"...)
+	}
+	ms.buf = append(b, "</D:response>"...)
+	ms.flushResponse()
+}
+
+// close ends the body and stops the keep-alive writer.
+func (ms *multistatus) close() error {
+	ms.buf = append(ms.buf, "</D:multistatus>\n"...)
+	ms.flushResponse()
+	if err := ms.w.Close(); ms.err == nil {
+		ms.err = err
+	}
+	return ms.err
+}
+
+func appendStatus(b []byte, code int) []byte {
+	b = append(b, "<D:status>HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(code)...)
+	return append(b, "</D:status>"...)
+}
+
+// hrefFor turns a storage path into the href clients see: the prefix
+// added, every byte outside the URL path grammar percent-encoded, and a
+// trailing slash on collections.
+func (h *Handler) hrefFor(name string, isDir bool) string {
+	p := h.prefix + name
+	if isDir && p[len(p)-1] != '/' {
+		p += "/"
+	}
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+// appendEscaped appends s as XML character data. Characters XML 1.0
+// cannot carry at all become U+FFFD rather than breaking the document.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '&':
+				b = append(b, "&amp;"...)
+			case c == '<':
+				b = append(b, "&lt;"...)
+			case c == '>':
+				b = append(b, "&gt;"...)
+			case c == '"':
+				b = append(b, "&quot;"...)
+			case c == '\r':
+				b = append(b, "&#xD;"...)
+			case c < 0x20 && c != '\t' && c != '\n':
+				b = append(b, "\uFFFD"...)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
+}
+
+// escapeAttr escapes s for an attribute value.
+func escapeAttr(s string) string { return string(appendEscaped(nil, s)) }

@@ -1,0 +1,99 @@
+package dav
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path"
+
+	"davd/processing"
+)
+
+// Depth header values.
+const (
+	depthZero     = 0
+	depthOne      = 1
+	depthInfinity = -1
+)
+
+// parseDepth reads a Depth header; empty gives def.
+func parseDepth(hdr string, def int) (int, error) {
+	switch hdr {
+	case "":
+		return def, nil
+	case "0":
+		return depthZero, nil
+	case "1":
+		return depthOne, nil
+	case "infinity", "Infinity":
+		return depthInfinity, nil
+	}
+	return 0, errorf(http.StatusBadRequest, "Depth must be 0, 1 or infinity, not %q", hdr)
+}
+
+// servePropfind answers PROPFIND with a streamed 207 (RFC 4918 §9.1).
+// Collections are read in batches and each response is written as soon as
+// it is known, so memory does not grow with the tree or the directory.
+func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, name string) error {
+	depth, err := parseDepth(r.Header.Get("Depth"), depthInfinity)
+	if err != nil {
+		return err
+	}
+	_, root, err := readXMLBody(r)
+	if err != nil {
+		return err
+	}
+	req, err := parsePropfind(root)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	fi, err := h.fs.Stat(ctx, name)
+	if err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	ms := startMultistatus(w, h.processing.Interval)
+	walk := propfindWalk{h: h, ms: ms, req: req, progress: processing.FromContext(ctx)}
+	if err := walk.visit(ctx, name, fi, depth); err != nil {
+		h.log.Warn("PROPFIND ended early", "path", r.URL.Path, "err", err)
+	}
+	return ms.close()
+}
+
+// propfindWalk carries one PROPFIND's state through the tree.
+type propfindWalk struct {
+	h        *Handler
+	ms       *multistatus
+	req      propfindRequest
+	progress *processing.Progress
+	res      resource // reused for every entry
+}
+
+func (p *propfindWalk) visit(ctx context.Context, name string, fi os.FileInfo, depth int) error {
+	p.res = resource{name: name, fi: fi, href: p.h.hrefFor(name, fi.IsDir())}
+	if err := p.h.load(ctx, &p.res, p.req); err != nil {
+		p.ms.status(p.res.href, http.StatusInternalServerError, "")
+		return err
+	}
+	p.ms.buf = p.h.appendResponse(p.ms.buf, &p.res, p.req)
+	p.ms.flushResponse()
+	p.progress.AddResource(p.res.href)
+	if p.ms.err != nil {
+		return p.ms.err // the client went away
+	}
+	if !fi.IsDir() || depth == depthZero {
+		return nil
+	}
+	next := depthZero
+	if depth == depthInfinity {
+		next = depthInfinity
+	}
+	return p.h.fs.ListDir(ctx, name, func(infos []os.FileInfo) error {
+		for _, c := range infos {
+			if err := p.visit(ctx, path.Join(name, c.Name()), c, next); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

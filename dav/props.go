@@ -1,0 +1,344 @@
+package dav
+
+import (
+	"context"
+	"encoding/xml"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"syscall"
+	"time"
+
+	"davd/storage/state"
+)
+
+// resource is one resource being described, with what its properties need
+// loaded once.
+type resource struct {
+	name  string // storage path
+	href  string
+	fi    os.FileInfo
+	dead  []state.Property
+	locks []state.Lock
+}
+
+// liveProp is a property the server computes. Live properties are read
+// from the FileInfo alone: no file is opened to answer a PROPFIND.
+type liveProp struct {
+	// value appends the property's content; ok is false when the
+	// property does not apply to the resource (it is then reported 404).
+	value func(h *Handler, res *resource, b []byte) ([]byte, bool)
+	// protected properties cannot be set or removed by PROPPATCH.
+	protected bool
+	// allprop properties are included in allprop responses (RFC 4331's
+	// quota properties are not: they cost a statfs).
+	allprop bool
+}
+
+// liveProps are the DAV: live properties, in the order allprop lists them.
+var liveProps = map[string]liveProp{
+	"resourcetype":          {value: propResourceType, protected: true, allprop: true},
+	"getcontentlength":      {value: propContentLength, protected: true, allprop: true},
+	"getcontenttype":        {value: propContentType, allprop: true},
+	"getetag":               {value: propETag, protected: true, allprop: true},
+	"getlastmodified":       {value: propLastModified, protected: true, allprop: true},
+	"creationdate":          {value: propCreationDate, protected: true, allprop: true},
+	"displayname":           {value: propDisplayName, allprop: true},
+	"supportedlock":         {value: propSupportedLock, protected: true, allprop: true},
+	"lockdiscovery":         {value: propLockDiscovery, protected: true, allprop: true},
+	"quota-available-bytes": {value: propQuotaAvailable, protected: true},
+	"quota-used-bytes":      {value: propQuotaUsed, protected: true},
+}
+
+// allpropOrder fixes the order of allprop and propname output.
+var allpropOrder = []string{"resourcetype", "getcontentlength", "getcontenttype", "getetag",
+	"getlastmodified", "creationdate", "displayname", "supportedlock", "lockdiscovery"}
+
+func propResourceType(_ *Handler, res *resource, b []byte) ([]byte, bool) {
+	if res.fi.IsDir() {
+		b = append(b, "<D:collection/>"...)
+	}
+	return b, true
+}
+
+func propContentLength(_ *Handler, res *resource, b []byte) ([]byte, bool) {
+	if res.fi.IsDir() {
+		return b, false
+	}
+	return strconv.AppendInt(b, res.fi.Size(), 10), true
+}
+
+func propContentType(_ *Handler, res *resource, b []byte) ([]byte, bool) {
+	if res.fi.IsDir() {
+		return b, false
+	}
+	return appendEscaped(b, contentType(res.name)), true
+}
+
+func propETag(_ *Handler, res *resource, b []byte) ([]byte, bool) {
+	return appendEscaped(b, etag(res.fi)), true
+}
+
+func propLastModified(_ *Handler, res *resource, b []byte) ([]byte, bool) {
+	return res.fi.ModTime().UTC().AppendFormat(b, http.TimeFormat), true
+}
+
+func propCreationDate(_ *Handler, res *resource, b []byte) ([]byte, bool) {
+	return creationTime(res.fi).UTC().AppendFormat(b, "2006-01-02T15:04:05Z"), true
+}
+
+// creationTime is the inode change time where the platform has one, as
+// Apache reports it; Linux's stat has no birth time.
+func creationTime(fi os.FileInfo) time.Time {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	}
+	return fi.ModTime()
+}
+
+func propDisplayName(_ *Handler, res *resource, b []byte) ([]byte, bool) {
+	if res.name == "/" {
+		return b, false
+	}
+	return appendEscaped(b, path.Base(res.name)), true
+}
+
+func propSupportedLock(_ *Handler, _ *resource, b []byte) ([]byte, bool) {
+	return append(b, "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>"+
+		"<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>"...), true
+}
+
+func propLockDiscovery(h *Handler, res *resource, b []byte) ([]byte, bool) {
+	for _, l := range res.locks {
+		b = h.appendActiveLock(b, l)
+	}
+	return b, true
+}
+
+func propQuotaAvailable(h *Handler, _ *resource, b []byte) ([]byte, bool) {
+	avail, _, ok := h.fs.Quota()
+	return strconv.AppendInt(b, avail, 10), ok
+}
+
+func propQuotaUsed(h *Handler, _ *resource, b []byte) ([]byte, bool) {
+	_, used, ok := h.fs.Quota()
+	return strconv.AppendInt(b, used, 10), ok
+}
+
+// appendActiveLock appends a DAV:activelock element describing l.
+func (h *Handler) appendActiveLock(b []byte, l state.Lock) []byte {
+	b = append(b, "<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope>"...)
+	if l.Shared {
+		b = append(b, "<D:shared/>"...)
+	} else {
+		b = append(b, "<D:exclusive/>"...)
+	}
+	b = append(b, "</D:lockscope><D:depth>"...)
+	if l.Deep {
+		b = append(b, "infinity"...)
+	} else {
+		b = append(b, '0')
+	}
+	b = append(b, "</D:depth>"...)
+	b = append(b, l.Owner...) // a self-contained DAV:owner element, or nothing
+	b = append(b, "<D:timeout>"...)
+	if l.Expires.IsZero() {
+		b = append(b, "Infinite"...)
+	} else {
+		left := max(int64(time.Until(l.Expires).Round(time.Second)/time.Second), 0)
+		b = append(b, "Second-"...)
+		b = strconv.AppendInt(b, left, 10)
+	}
+	b = append(b, "</D:timeout><D:locktoken><D:href>"...)
+	b = appendEscaped(b, l.Token)
+	b = append(b, "</D:href></D:locktoken><D:lockroot><D:href>"...)
+	b = appendEscaped(b, h.hrefFor(l.Root, false))
+	return append(b, "</D:href></D:lockroot></D:activelock>"...)
+}
+
+// propfind modes.
+const (
+	findAllProp = iota
+	findPropName
+	findNamed
+)
+
+// propfindRequest is what a PROPFIND body asks for.
+type propfindRequest struct {
+	mode  int
+	names []xml.Name // findNamed: the properties; findAllProp: DAV:include
+}
+
+// parsePropfind reads a DAV:propfind body; an empty body means allprop
+// (RFC 4918 §9.1).
+func parsePropfind(root *xmlElement) (propfindRequest, error) {
+	req := propfindRequest{mode: findAllProp}
+	if root == nil {
+		return req, nil
+	}
+	if !root.is("propfind") {
+		return req, badXML("PROPFIND body must be a DAV:propfind element")
+	}
+	seen := 0
+	for _, c := range root.children {
+		switch {
+		case c.is("prop"):
+			req.mode, seen = findNamed, seen+1
+			for _, p := range c.children {
+				req.names = append(req.names, p.name)
+			}
+		case c.is("allprop"):
+			req.mode, seen = findAllProp, seen+1
+		case c.is("propname"):
+			req.mode, seen = findPropName, seen+1
+		case c.is("include"):
+			for _, p := range c.children {
+				req.names = append(req.names, p.name)
+			}
+		}
+	}
+	if seen != 1 {
+		return req, badXML("DAV:propfind needs exactly one of DAV:prop, DAV:allprop or DAV:propname")
+	}
+	return req, nil
+}
+
+// load fetches what res's properties need from the state store.
+func (h *Handler) load(ctx context.Context, res *resource, req propfindRequest) error {
+	var err error
+	if res.dead, err = h.state.Props(ctx, res.name); err != nil {
+		return err
+	}
+	if req.mode == findNamed && !wants(req.names, "lockdiscovery") {
+		return nil
+	}
+	res.locks, err = h.state.LocksCovering(ctx, res.name)
+	return err
+}
+
+func wants(names []xml.Name, local string) bool {
+	for _, n := range names {
+		if n.Space == nsDAV && n.Local == local {
+			return true
+		}
+	}
+	return false
+}
+
+// appendResponse appends res's DAV:response element for req to b.
+func (h *Handler) appendResponse(b []byte, res *resource, req propfindRequest) []byte {
+	b = append(b, "<D:response><D:href>"...)
+	b = appendEscaped(b, res.href)
+	b = append(b, "</D:href><D:propstat><D:prop>"...)
+	var missing []xml.Name
+	switch req.mode {
+	case findPropName:
+		for _, local := range allpropOrder {
+			if _, ok := liveProps[local].value(h, res, nil); ok && deadProp(res, nsDAV, local) == nil {
+				b = appendEmpty(b, xml.Name{Space: nsDAV, Local: local})
+			}
+		}
+		for _, p := range res.dead {
+			b = appendEmpty(b, p.Name)
+		}
+	case findAllProp:
+		for _, local := range allpropOrder {
+			if deadProp(res, nsDAV, local) == nil {
+				b = h.appendLive(b, res, local)
+			}
+		}
+		for _, p := range res.dead {
+			b = append(b, p.XML...)
+		}
+		for _, n := range req.names { // DAV:include
+			if n.Space == nsDAV && !liveProps[n.Local].allprop && liveProps[n.Local].value != nil {
+				b = h.appendLive(b, res, n.Local)
+			}
+		}
+	case findNamed:
+		for _, n := range req.names {
+			if p := deadProp(res, n.Space, n.Local); p != nil {
+				b = append(b, p.XML...)
+				continue
+			}
+			if n.Space == nsDAV {
+				if lp, ok := liveProps[n.Local]; ok {
+					if v, ok := lp.value(h, res, nil); ok {
+						b = appendLiveValue(b, n.Local, v)
+						continue
+					}
+				}
+			}
+			missing = append(missing, n)
+		}
+	}
+	b = append(b, "</D:prop>"...)
+	b = appendStatus(b, http.StatusOK)
+	b = append(b, "</D:propstat>"...)
+	if len(missing) > 0 {
+		b = append(b, "<D:propstat><D:prop>"...)
+		for _, n := range missing {
+			b = appendEmpty(b, n)
+		}
+		b = append(b, "</D:prop>"...)
+		b = appendStatus(b, http.StatusNotFound)
+		b = append(b, "</D:propstat>"...)
+	}
+	return append(b, "</D:response>"...)
+}
+
+// appendLive appends a live property if it applies to res.
+func (h *Handler) appendLive(b []byte, res *resource, local string) []byte {
+	start := len(b)
+	b = append(b, "<D:"...)
+	b = append(b, local...)
+	b = append(b, '>')
+	b, ok := liveProps[local].value(h, res, b)
+	if !ok {
+		return b[:start]
+	}
+	b = append(b, "</D:"...)
+	b = append(b, local...)
+	return append(b, '>')
+}
+
+func appendLiveValue(b []byte, local string, v []byte) []byte {
+	b = append(b, "<D:"...)
+	b = append(b, local...)
+	b = append(b, '>')
+	b = append(b, v...)
+	b = append(b, "</D:"...)
+	b = append(b, local...)
+	return append(b, '>')
+}
+
+// appendEmpty appends an empty element for a property name in any
+// namespace, declaring the namespace on the element itself.
+func appendEmpty(b []byte, n xml.Name) []byte {
+	switch n.Space {
+	case nsDAV:
+		b = append(b, "<D:"...)
+		b = append(b, n.Local...)
+	case "":
+		b = append(b, '<')
+		b = append(b, n.Local...)
+		b = append(b, ` xmlns=""`...)
+	default:
+		b = append(b, "<R:"...)
+		b = append(b, n.Local...)
+		b = append(b, ` xmlns:R="`...)
+		b = appendEscaped(b, n.Space)
+		b = append(b, '"')
+	}
+	return append(b, "/>"...)
+}
+
+func deadProp(res *resource, space, local string) *state.Property {
+	for i := range res.dead {
+		if res.dead[i].Name.Space == space && res.dead[i].Name.Local == local {
+			return &res.dead[i]
+		}
+	}
+	return nil
+}
