@@ -45,7 +45,7 @@ type Handler struct {
 // NewHandler returns a Handler serving fs, with dead properties and locks
 // kept in st.
 func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, error) {
-	prefix, err := normalizePrefix(cfg.Prefix)
+	prefix, err := NormalizePrefix(cfg.Prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +66,9 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 	}, nil
 }
 
-// normalizePrefix accepts "", "/", "/dav", "/dav/" and returns "" or "/dav".
-func normalizePrefix(p string) (string, error) {
+// NormalizePrefix accepts "", "/", "/dav", "/dav/" and returns "" or "/dav";
+// anything else is an error naming the problem.
+func NormalizePrefix(p string) (string, error) {
 	if p == "" || p == "/" {
 		return "", nil
 	}

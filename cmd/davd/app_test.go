@@ -33,9 +33,17 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer, onList
 	}).RunContext(ctx, args)
 }
 
-// startDavd runs `davd args...` in-process and returns the base URL once it
-// listens. The server stops when the test ends.
+// startDavd runs `davd serve args...` in-process and returns the base URL
+// once it listens. The server stops when the test ends.
 func startDavd(t *testing.T, args ...string) string {
+	t.Helper()
+	base, stop := launchDavd(t, args...)
+	t.Cleanup(stop)
+	return base
+}
+
+// launchDavd is startDavd with the stop left to the caller (restart tests).
+func launchDavd(t *testing.T, args ...string) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
@@ -46,18 +54,20 @@ func startDavd(t *testing.T, args ...string) string {
 	}()
 	select {
 	case a := <-addrc:
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("davd exited with %v", err)
+		var once sync.Once
+		return "http://" + a.String(), func() {
+			once.Do(func() {
+				cancel()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("davd exited with %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Error("davd did not shut down")
 				}
-			case <-time.After(10 * time.Second):
-				t.Error("davd did not shut down")
-			}
-		})
-		return "http://" + a.String()
+			})
+		}
 	case err := <-done:
 		cancel()
 		t.Fatalf("davd %v exited: %v", args, err)
@@ -65,7 +75,7 @@ func startDavd(t *testing.T, args ...string) string {
 		cancel()
 		t.Fatal("davd did not start")
 	}
-	return ""
+	return "", nil
 }
 
 func TestBadFlagsFailBeforeListening(t *testing.T) {

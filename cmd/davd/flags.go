@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
+	"davd/dav"
 	"davd/processing"
 )
 
@@ -25,6 +26,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "config", Usage: "YAML file with flag values (keys are flag names)", EnvVars: env("config")},
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: env("addr")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: "./data", Usage: "storage: file:///abs/dir, a directory path, or mem://; ?latency=5ms slows every storage call", EnvVars: env("storage")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "state", Usage: "where dead properties and locks live: sqlite:///abs/state.db or memory: (default: DIR/.davd/state.db, memory for mem://)", EnvVars: env("state")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "read-only", Usage: "refuse every change", EnvVars: env("read-only")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "prefix", Usage: "URL path to serve under, e.g. /dav", EnvVars: env("prefix")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "processing", Value: "auto", Usage: "who gets 102 Processing: off, auto (all but known-broken clients) or always", EnvVars: env("processing")}),
@@ -42,6 +44,7 @@ func serveFlags() []cli.Flag {
 type config struct {
 	addr            string
 	storage         string
+	state           string
 	readOnly        bool
 	prefix          string
 	processing      processing.Config
@@ -55,6 +58,7 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	cfg := config{
 		addr:            c.String("addr"),
 		storage:         c.String("storage"),
+		state:           c.String("state"),
 		readOnly:        c.Bool("read-only"),
 		prefix:          c.String("prefix"),
 		shutdownTimeout: c.Duration("shutdown-timeout"),
@@ -70,6 +74,9 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		return cfg, fmt.Errorf("serve takes at most one DIR, got %d arguments", c.NArg())
 	}
 
+	if _, err := dav.NormalizePrefix(cfg.prefix); err != nil {
+		return cfg, fmt.Errorf("--prefix: %w", err)
+	}
 	mode, err := processing.ParseMode(c.String("processing"))
 	if err != nil {
 		return cfg, fmt.Errorf("--processing: %w", err)

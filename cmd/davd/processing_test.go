@@ -17,7 +17,7 @@ import (
 // COPY takes about a second, and 102s due every 200ms.
 func slowTree(t *testing.T) string {
 	t.Helper()
-	base := startDavd(t, "--storage", "mem://?latency=5ms",
+	base := startDavd(t, "--storage", "mem://?latency=15ms",
 		"--processing-after", "200ms", "--processing-interval", "200ms", "--processing-max", "0")
 	mk := func(method, path, body string) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))

@@ -7,21 +7,49 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"davd/dav"
 	"davd/storage"
+	"davd/storage/state"
 )
+
+// defaultState keeps properties and locks with the files they describe
+// (in the reserved .davd directory, which clients cannot reach), or in
+// memory for memory storage.
+func defaultState(b *storage.Backend) string {
+	if b.Dir == "" {
+		return "memory:"
+	}
+	return "sqlite://" + filepath.Join(b.Dir, storage.ReservedName, "state.db")
+}
 
 // serve runs the server until ctx is cancelled, then shuts down gracefully:
 // no new connections, running requests get cfg.shutdownTimeout to finish.
 func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
+	// Listen first: a bad or busy address then fails before storage or
+	// state is created. Nothing is accepted until Serve below.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	defer ln.Close()
 	backend, err := storage.Open(cfg.storage, cfg.readOnly)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
-	handler, err := dav.NewHandler(backend.Fs, dav.Config{
+	stateURL := cfg.state
+	if stateURL == "" {
+		stateURL = defaultState(backend)
+	}
+	st, err := state.Open(ctx, stateURL)
+	if err != nil {
+		return fmt.Errorf("--state: %w", err)
+	}
+	defer st.Close()
+	handler, err := dav.NewHandler(backend.FileSystem(), st, dav.Config{
 		Prefix:     cfg.prefix,
 		ReadOnly:   cfg.readOnly,
 		Processing: cfg.processing,
@@ -29,10 +57,6 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	})
 	if err != nil {
 		return fmt.Errorf("--prefix: %w", err)
-	}
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("--addr: %w", err)
 	}
 	srv := &http.Server{
 		Handler: handler,
@@ -42,7 +66,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 	}
-	cfg.logger.Info("davd serving", "storage", backend.Description, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
+	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "version", version())
 	if onListen != nil {
 		onListen(ln.Addr())
