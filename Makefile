@@ -3,7 +3,7 @@ GO ?= go
 ADDR ?= 127.0.0.1:8080
 DATA ?= ./data
 
-.PHONY: build run test lint vet fmt clean
+.PHONY: build run test lint vet fmt clean bench
 
 build:
 	$(GO) build -o bin/davd ./cmd/davd
@@ -25,6 +25,15 @@ vet:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# davd against find, cp -r, rm -rf, mv and plain x/net/webdav on generated
+# trees; prints a Markdown table. BENCH_BIG=1 adds the 1M-file tree;
+# BENCH_RUNS (default 3), BENCH_DIR, BENCH_DURATION, BENCH_SETTLE,
+# BENCH_DAVD, BENCH_ONLY and BENCH_KEEP are described in cmd/davbench.
+bench:
+	GO='$(GO)' BENCH_BIG='$(BENCH_BIG)' BENCH_RUNS='$(BENCH_RUNS)' BENCH_DIR='$(BENCH_DIR)' \
+	BENCH_DURATION='$(BENCH_DURATION)' BENCH_SETTLE='$(BENCH_SETTLE)' BENCH_DAVD='$(BENCH_DAVD)' \
+	BENCH_ONLY='$(BENCH_ONLY)' BENCH_KEEP='$(BENCH_KEEP)' $(GO) run ./cmd/davbench
 
 clean:
 	rm -rf bin
