@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The interop matrix: long COPY, MOVE and DELETE requests on latency-slowed
+// storage, driven by real clients and through real reverse proxies. Each
+// case runs its own davd on its own directory, so all cases run in parallel
+// and the whole matrix takes a few seconds.
+//
+// The server's own request log says how many 102s it sent for each request
+// ("interim"); where a client can show what it received, both counts must
+// agree.
+
+// syncBuffer is a bytes.Buffer safe for the server's logger and the test to
+// share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// slowDavd is davd serving dir with every storage call delayed, and its
+// JSON request log kept.
+type slowDavd struct {
+	base string
+	dir  string
+	log  *syncBuffer
+}
+
+// startSlowDavd starts davd on file://dir?latency=latency with args added.
+// The tree is made on disk beforehand by the caller, without the latency.
+func startSlowDavd(t *testing.T, dir string, latency time.Duration, args ...string) *slowDavd {
+	t.Helper()
+	s := &slowDavd{dir: dir, log: new(syncBuffer)}
+	args = append([]string{"davd", "serve", "--addr", "127.0.0.1:0", "--log-format", "json",
+		"--storage", "file://" + dir + "?latency=" + latency.String()}, args...)
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- runApp(ctx, args, io.Discard, s.log, func(a net.Addr) { addrc <- a }) }()
+	select {
+	case a := <-addrc:
+		s.base = "http://" + a.String()
+	case err := <-done:
+		cancel()
+		t.Fatalf("davd %v exited: %v\n%s", args, err, s.log)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("davd did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("davd did not shut down")
+		}
+	})
+	return s
+}
+
+// sent returns the status and the number of 102s the server logged for the
+// last request with this method and path (with or without a trailing
+// slash, which some clients add to collections). The log line is written just
+// after the response, so it is waited for.
+func (s *slowDavd) sent(t *testing.T, method, path string) (status, interim int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		found := false
+		for line := range strings.SplitSeq(s.log.String(), "\n") {
+			var e struct {
+				Msg, Method, Path string
+				Status, Interim   int
+			}
+			if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" && e.Method == method && strings.TrimSuffix(e.Path, "/") == path {
+				status, interim, found = e.Status, e.Interim, true
+			}
+		}
+		if found {
+			return status, interim
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for %s %s:\n%s", method, path, s.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// makeTree writes /tree on disk: two collections of three small files.
+func makeTree(t *testing.T, dir string) {
+	t.Helper()
+	for _, d := range []string{"s0", "s1"} {
+		if err := os.MkdirAll(filepath.Join(dir, "tree", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"f0", "f1", "f2"} {
+			if err := os.WriteFile(filepath.Join(dir, "tree", d, f), []byte("content of "+d+"/"+f+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// exists reports whether dir/rel exists on disk.
+func exists(dir, rel string) bool {
+	_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+	return err == nil
+}
+
+// slowOp is one long operation on /tree. The latency per storage call is
+// chosen so that each takes about two seconds: a MOVE is a rename, a few
+// calls, while COPY and DELETE walk the tree.
+type slowOp struct {
+	method  string
+	latency time.Duration
+	dst     string // Destination path, for COPY and MOVE
+	status  int    // the final status it must end with
+	gone    string // a path that must not exist afterwards ("" = none)
+	made    string // a path that must exist afterwards ("" = none)
+}
+
+var slowOps = []slowOp{
+	{method: "COPY", latency: 80 * time.Millisecond, dst: "/copy", status: 201, made: "copy/s1/f2"},
+	{method: "MOVE", latency: 400 * time.Millisecond, dst: "/moved", status: 201, gone: "tree", made: "moved/s1/f2"},
+	{method: "DELETE", latency: 100 * time.Millisecond, status: 204, gone: "tree"},
+}
+
+// check verifies the tree on disk after op completed.
+func (op slowOp) check(t *testing.T, dir string) {
+	t.Helper()
+	if op.made != "" && !exists(dir, op.made) {
+		t.Errorf("%s: %s missing afterwards", op.method, op.made)
+	}
+	if op.gone != "" && exists(dir, op.gone) {
+		t.Errorf("%s: %s still there afterwards", op.method, op.gone)
+	}
+}
+
+// clientResult is what a client reported: the final status and the 102s it
+// saw (-1 when the client cannot show them).
+type clientResult struct {
+	status int
+	seen   int
+	out    string
+}
+
+// concurrentCase is one case of a matrix. start does the quick setup (on
+// the parent test) and returns the slow part, which must not touch t, and
+// the check of its result, which runs in the case's own subtest.
+type concurrentCase struct {
+	name  string
+	tool  string // external program needed ("" for none)
+	start func(t *testing.T, bin string) (slow func() (clientResult, error), check func(*testing.T, clientResult))
+}
+
+// runConcurrently starts the slow part of every case at once, then checks
+// each in a subtest. The slow parts mostly wait on slowed storage or a proxy
+// timeout; as parallel subtests they would run only GOMAXPROCS at a time
+// (two on the CI machine) and the matrix would take ten times longer.
+func runConcurrently(t *testing.T, cases []concurrentCase) {
+	type slot struct {
+		res   clientResult
+		err   error
+		done  chan struct{}
+		check func(*testing.T, clientResult)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // registered first, so it runs after the servers stop
+	slots := make([]*slot, len(cases))
+	began := time.Now()
+	for i, c := range cases {
+		sl := &slot{done: make(chan struct{})}
+		slots[i] = sl
+		bin := ""
+		if c.tool != "" {
+			p, err := exec.LookPath(c.tool)
+			if err != nil {
+				close(sl.done) // the subtest skips or fails with requireTool
+				continue
+			}
+			bin = p
+		}
+		var slow func() (clientResult, error)
+		slow, sl.check = c.start(t, bin)
+		wg.Go(func() {
+			defer close(sl.done)
+			sl.res, sl.err = slow()
+		})
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.tool != "" {
+				requireTool(t, c.tool)
+			}
+			sl := slots[i]
+			<-sl.done
+			if sl.err != nil {
+				t.Fatalf("%v\n%s", sl.err, sl.res.out)
+			}
+			sl.check(t, sl.res)
+		})
+	}
+	t.Logf("%d cases in %v", len(cases), time.Since(began).Round(10*time.Millisecond))
+}
+
+// curlStatus matches a status line in curl -v output.
+var curlStatus = regexp.MustCompile(`(?m)^< HTTP/[\d.]+ (\d{3})`)
+
+// curlProgress matches a Progress header in draft-wright-http-progress
+// syntax as davd writes it.
+var curlProgress = regexp.MustCompile(`(?m)^< Progress: \d+/\d* (?:"[^"]*" )?\d+/\d* \(bytes\)\r?$`)
+
+// runCurl runs curl -v for op on /tree at base and counts its status lines.
+// A failing curl is not an error: a proxy's 504 is a result too.
+func runCurl(bin, base string, op slowOp) (clientResult, error) {
+	args := []string{"-sv", "--max-time", "30", "-X", op.method}
+	if op.dst != "" {
+		args = append(args, "-H", "Destination: "+base+op.dst)
+	}
+	out, err := exec.Command(bin, append(args, base+"/tree")...).CombinedOutput()
+	res := clientResult{out: string(out)}
+	if err != nil {
+		return res, fmt.Errorf("curl: %v", err)
+	}
+	for _, m := range curlStatus.FindAllStringSubmatch(res.out, -1) {
+		code, _ := strconv.Atoi(m[1])
+		if code == http.StatusProcessing {
+			res.seen++
+		} else if code >= 200 {
+			res.status = code
+		}
+	}
+	return res, nil
+}
+
+// runScript runs a script from testdata/interop and decodes the JSON it
+// prints into v.
+func runScript(bin, script string, v any, args ...string) (string, error) {
+	cmd := exec.Command(bin, append([]string{filepath.Join("..", "..", "testdata", "interop", script)}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	text := string(out) + stderr.String()
+	if err != nil {
+		return text, fmt.Errorf("%s %s: %v", bin, script, err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return text, fmt.Errorf("%s %s printed %q: %v", bin, script, out, err)
+	}
+	return text, nil
+}
+
+// opArgs returns METHOD URL [DESTINATION] for op on /tree at base.
+func opArgs(base string, op slowOp) []string {
+	args := []string{op.method, base + "/tree"}
+	if op.dst != "" {
+		args = append(args, base+op.dst)
+	}
+	return args
+}
+
+// interopClient drives one real client through a slowOp against base.
+type interopClient struct {
+	name string
+	tool string   // external program needed ("" for none)
+	args []string // davd flags added to slowTiming
+	// want102 says whether the server must send this client 102s (false:
+	// it must send none).
+	want102 bool
+	// takes102 marks a client known to take a 102 for the final response:
+	// the case proves it still does, which is why it is on the deny-list.
+	takes102 bool
+	run      func(bin, base string, op slowOp) (clientResult, error)
+	check    func(t *testing.T, op slowOp, res clientResult) // extra checks, may be nil
+}
+
+var interopClients = []interopClient{
+	{
+		name: "curl", tool: "curl", want102: true, run: runCurl,
+		check: func(t *testing.T, op slowOp, res clientResult) {
+			// A MOVE is a rename: it has no members to count until it is
+			// done, so its 102s carry no Progress yet.
+			if op.method != "MOVE" && len(curlProgress.FindAllString(res.out, -1)) == 0 {
+				t.Errorf("no 102 carried a well-formed Progress header:\n%s", res.out)
+			}
+			if i, j := strings.LastIndex(res.out, " 102 Processing"), strings.Index(res.out, fmt.Sprintf(" %d ", op.status)); i > j {
+				t.Errorf("a 102 came after the final status:\n%s", res.out)
+			}
+		},
+	},
+	{
+		// Counts 102s with httptrace. Go ≥ 1.24 has no limit on their number.
+		name: "go-net-http", want102: true,
+		run: func(_, base string, op slowOp) (clientResult, error) {
+			var res clientResult
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+					if code == http.StatusProcessing {
+						res.seen++
+					}
+					return nil
+				},
+			})
+			req, _ := http.NewRequestWithContext(ctx, op.method, base+"/tree", nil)
+			if op.dst != "" {
+				req.Header.Set("Destination", base+op.dst)
+			}
+			resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+			if err != nil {
+				return res, err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			res.status, res.out = resp.StatusCode, string(body)
+			return res, nil
+		},
+	},
+	{
+		// neon 0.32 (cadaver, davfs2, litmus) copes with up to 127 interim
+		// responses. cadaver does not show them; the server log counts them.
+		name: "cadaver", tool: "cadaver", want102: true,
+		run: func(bin, base string, op slowOp) (clientResult, error) {
+			line := map[string]string{"COPY": "copy tree copy", "MOVE": "move tree moved", "DELETE": "rmcol tree"}[op.method]
+			home, err := os.MkdirTemp("", "cadaver")
+			if err != nil {
+				return clientResult{}, err
+			}
+			defer os.RemoveAll(home)
+			cmd := exec.Command(bin, base+"/")
+			cmd.Stdin = strings.NewReader(line + "\nquit\n")
+			cmd.Dir = home
+			cmd.Env = append(os.Environ(), "HOME="+home) // no user .cadaverrc or .netrc
+			out, err := cmd.CombinedOutput()
+			res := clientResult{seen: -1, out: string(out)}
+			if err != nil {
+				return res, fmt.Errorf("cadaver: %v", err)
+			}
+			if strings.Contains(res.out, "succeeded") && !strings.Contains(res.out, "failed") {
+				res.status = op.status // cadaver reports success, not the code
+			}
+			return res, nil
+		},
+	},
+	{
+		// Node's http module emits 'information' for each 1xx.
+		name: "node-http", tool: "node", want102: true,
+		run: func(bin, base string, op slowOp) (clientResult, error) {
+			var r struct {
+				Status  int
+				Interim []struct{ Status int }
+			}
+			out, err := runScript(bin, "request.js", &r, opArgs(base, op)...)
+			res := clientResult{status: r.Status, out: out}
+			for _, i := range r.Interim {
+				if i.Status == http.StatusProcessing {
+					res.seen++
+				}
+			}
+			return res, err
+		},
+	},
+	{
+		// urllib sends "User-Agent: Python-urllib/3.x", on the default
+		// deny-list: in auto mode it gets no 102 and completes.
+		name: "python-urllib", tool: "python3",
+		run: func(bin, base string, op slowOp) (clientResult, error) { return runPython(bin, "urllib", base, op) },
+	},
+	{
+		// The same client when the deny-list is overridden: http.client takes
+		// the first 102 for the final response.
+		name: "python-urllib-always", tool: "python3", args: []string{"--processing", "always"}, want102: true, takes102: true,
+		run: func(bin, base string, op slowOp) (clientResult, error) { return runPython(bin, "urllib", base, op) },
+	},
+	{
+		// A raw HTTP/1.0 client never gets a 1xx (RFC 9110 §15.2), even with
+		// --processing always.
+		name: "http1.0", args: []string{"--processing", "always"},
+		run: func(_, base string, op slowOp) (clientResult, error) {
+			addr := strings.TrimPrefix(base, "http://")
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				return clientResult{}, err
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(30 * time.Second))
+			fmt.Fprintf(conn, "%s /tree HTTP/1.0\r\nHost: %s\r\n", op.method, addr)
+			if op.dst != "" {
+				fmt.Fprintf(conn, "Destination: %s\r\n", base+op.dst)
+			}
+			fmt.Fprintf(conn, "\r\n")
+			all, err := io.ReadAll(bufio.NewReader(conn))
+			res := clientResult{out: string(all)}
+			for _, m := range regexp.MustCompile(`(?m)^HTTP/1\.[01] (\d{3})`).FindAllStringSubmatch(res.out, -1) {
+				if code, _ := strconv.Atoi(m[1]); code == http.StatusProcessing {
+					res.seen++
+				} else {
+					res.status = code
+				}
+			}
+			return res, err
+		},
+	},
+}
+
+// runPython runs testdata/interop/request.py with lib ("urllib" or
+// "http.client") and returns the status Python reports.
+func runPython(bin, lib, base string, op slowOp) (clientResult, error) {
+	var r struct{ Status int }
+	out, err := runScript(bin, "request.py", &r, append([]string{lib}, opArgs(base, op)...)...)
+	return clientResult{status: r.Status, seen: -1, out: out}, err
+}
+
+// slowTiming makes davd send a 102 every 200ms from 200ms on, uncapped:
+// about nine per two-second operation.
+var slowTiming = []string{"--processing-after", "200ms", "--processing-interval", "200ms", "--processing-max", "0"}
+
+// TestInteropClients runs each long operation with each client: the
+// operation completes with its final status; the clients that get 102s get
+// several, and see every one where they can show it; those that must not get
+// one get none.
+func TestInteropClients(t *testing.T) {
+	t.Parallel()
+	var cases []concurrentCase
+	for _, c := range interopClients {
+		for _, op := range slowOps {
+			cases = append(cases, concurrentCase{name: c.name + "/" + op.method, tool: c.tool,
+				start: func(t *testing.T, bin string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+					dir := t.TempDir()
+					makeTree(t, dir)
+					s := startSlowDavd(t, dir, op.latency, append(slices.Clone(slowTiming), c.args...)...)
+					var took time.Duration
+					slow := func() (clientResult, error) {
+						began := time.Now()
+						defer func() { took = time.Since(began) }()
+						return c.run(bin, s.base, op)
+					}
+					check := func(t *testing.T, res clientResult) {
+						status, sent := s.sent(t, op.method, "/tree")
+						t.Logf("%v: server sent %d×102, client saw %d, final %d", took.Round(10*time.Millisecond), sent, res.seen, res.status)
+						least := 3 // several 102s in two seconds
+						if c.takes102 {
+							least = 1 // the client stops listening after the first
+						}
+						switch {
+						case c.want102 && sent < least:
+							t.Errorf("server sent %d×102 in %v, want several", sent, took)
+						case !c.want102 && sent != 0:
+							t.Errorf("server sent %d×102, want none", sent)
+						}
+						if res.seen >= 0 && res.seen != sent {
+							t.Errorf("client saw %d×102, server sent %d\n%s", res.seen, sent, res.out)
+						}
+						if c.takes102 {
+							if res.status != http.StatusProcessing {
+								t.Errorf("client reported %d; it was expected to take the 102 for the final response\n%s", res.status, res.out)
+							}
+							return
+						}
+						if status != op.status || res.status != op.status {
+							t.Errorf("final status: server %d, client %d, want %d\n%s", status, res.status, op.status, res.out)
+						}
+						if c.check != nil {
+							c.check(t, op, res)
+						}
+						op.check(t, dir)
+					}
+					return slow, check
+				}})
+		}
+	}
+	runConcurrently(t, cases)
+}
