@@ -65,6 +65,11 @@ func DefaultDeny() []string {
 		// rclone before 1.70 was built with Go ≤1.23, whose client fails
 		// after 5 interim responses.
 		`^rclone/v1\.([0-9]|[1-6][0-9])\.`,
+		// No User-Agent at all: Python's http.client used directly sends
+		// none, and takes a 102 for the final response like the rest of
+		// Python (measured in cmd/davd's interop tests). A client that does
+		// not say what it is cannot be known to cope.
+		`^$`,
 	}
 }
 

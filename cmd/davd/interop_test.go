@@ -266,10 +266,11 @@ func runCurl(bin, base string, op slowOp) (clientResult, error) {
 	return res, nil
 }
 
-// runScript runs a script from testdata/interop and decodes the JSON it
-// prints into v.
-func runScript(bin, script string, v any, args ...string) (string, error) {
+// runScript runs a script from testdata/interop with env added to the
+// environment and decodes the JSON it prints into v.
+func runScript(bin, script string, env []string, v any, args ...string) (string, error) {
 	cmd := exec.Command(bin, append([]string{filepath.Join("..", "..", "testdata", "interop", script)}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -375,22 +376,16 @@ var interopClients = []interopClient{
 		},
 	},
 	{
-		// Node's http module emits 'information' for each 1xx.
+		// Node's http module emits 'information' for each 1xx. The script
+		// sends "User-Agent: node/v20…".
 		name: "node-http", tool: "node", want102: true,
-		run: func(bin, base string, op slowOp) (clientResult, error) {
-			var r struct {
-				Status  int
-				Interim []struct{ Status int }
-			}
-			out, err := runScript(bin, "request.js", &r, opArgs(base, op)...)
-			res := clientResult{status: r.Status, out: out}
-			for _, i := range r.Interim {
-				if i.Status == http.StatusProcessing {
-					res.seen++
-				}
-			}
-			return res, err
-		},
+		run: func(bin, base string, op slowOp) (clientResult, error) { return runNode(bin, base, op) },
+	},
+	{
+		// Without a User-Agent a client is on the default deny-list (as
+		// Python's bare http.client must be, below), however well it copes.
+		name: "node-http-no-user-agent", tool: "node",
+		run: func(bin, base string, op slowOp) (clientResult, error) { return runNode(bin, base, op, "UA=") },
 	},
 	{
 		// urllib sends "User-Agent: Python-urllib/3.x", on the default
@@ -403,6 +398,14 @@ var interopClients = []interopClient{
 		// the first 102 for the final response.
 		name: "python-urllib-always", tool: "python3", args: []string{"--processing", "always"}, want102: true, takes102: true,
 		run: func(bin, base string, op slowOp) (clientResult, error) { return runPython(bin, "urllib", base, op) },
+	},
+	{
+		// http.client used directly sends no User-Agent at all, and breaks
+		// like urllib: no User-Agent is on the default deny-list for it.
+		name: "python-http.client", tool: "python3",
+		run: func(bin, base string, op slowOp) (clientResult, error) {
+			return runPython(bin, "http.client", base, op)
+		},
 	},
 	{
 		// A raw HTTP/1.0 client never gets a 1xx (RFC 9110 §15.2), even with
@@ -435,11 +438,28 @@ var interopClients = []interopClient{
 	},
 }
 
+// runNode runs testdata/interop/request.js with env added to the
+// environment and counts the 102s Node reports.
+func runNode(bin, base string, op slowOp, env ...string) (clientResult, error) {
+	var r struct {
+		Status  int
+		Interim []struct{ Status int }
+	}
+	out, err := runScript(bin, "request.js", env, &r, opArgs(base, op)...)
+	res := clientResult{status: r.Status, out: out}
+	for _, i := range r.Interim {
+		if i.Status == http.StatusProcessing {
+			res.seen++
+		}
+	}
+	return res, err
+}
+
 // runPython runs testdata/interop/request.py with lib ("urllib" or
 // "http.client") and returns the status Python reports.
 func runPython(bin, lib, base string, op slowOp) (clientResult, error) {
 	var r struct{ Status int }
-	out, err := runScript(bin, "request.py", &r, append([]string{lib}, opArgs(base, op)...)...)
+	out, err := runScript(bin, "request.py", nil, &r, append([]string{lib}, opArgs(base, op)...)...)
 	return clientResult{status: r.Status, seen: -1, out: out}, err
 }
 

@@ -1,11 +1,17 @@
 // Sends one WebDAV request with Node's http module and prints, as JSON, the
 // final status and every interim (1xx) response it saw, with its Progress
 // header. Usage: node request.js METHOD URL [DESTINATION]
+//
+// Node's http module sends no User-Agent of its own; this script sends
+// "node/<version>" as most Node HTTP libraries do, or none when UA is set to
+// the empty string in the environment.
 'use strict';
 const http = require('http');
 
 const [method, url, destination] = process.argv.slice(2);
 const headers = destination ? { Destination: destination } : {};
+const ua = process.env.UA ?? `node/${process.version}`;
+if (ua !== '') headers['User-Agent'] = ua;
 const interim = [];
 const req = http.request(url, { method, headers }, (res) => {
   let body = '';
