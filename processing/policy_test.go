@@ -68,6 +68,8 @@ func TestDefaultDeny(t *testing.T) {
 		{"rclone/v1.60.1", true},
 		{"rclone/v1.9.0", true},
 		{"rclone/v1.69.3", true},
+		{"rclone/", true}, // Debian's 1.60.1 (Go 1.19)
+		{"rclone/v1.60.1-DEV", true},
 		{"rclone/v1.70.0", false},
 		{"rclone/v1.71.2", false},
 		{"rclone/v2.0.0", false},

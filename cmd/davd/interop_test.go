@@ -523,3 +523,93 @@ func TestInteropClients(t *testing.T) {
 	}
 	runConcurrently(t, cases)
 }
+
+// TestInteropRclone drives a server-side copy, move and purge with the
+// Debian rclone (1.60, built with Go 1.19, whose client fails on the 6th
+// interim response of a response). In auto mode it is on the deny-list and
+// gets no 102; with --processing always the default cap of 5 keeps it
+// working while 102s are really sent; without the cap it fails, which shows
+// the test can tell.
+func TestInteropRclone(t *testing.T) {
+	t.Parallel()
+	type rcloneOp struct {
+		method string
+		path   string   // the long request's path in the server log
+		status int      // its final status
+		args   []string // the rclone command
+		made   string   // a path that must exist afterwards
+		gone   string   // a path that must not exist afterwards
+	}
+	ops := []rcloneOp{
+		{"COPY", "/f", 201, []string{"copyto", "X:f", "X:f2"}, "f2", ""},
+		{"MOVE", "/g", 201, []string{"moveto", "X:g", "X:dst/g"}, "dst/g", "g"},
+		{"DELETE", "/d", 204, []string{"purge", "X:d"}, "", "d"},
+	}
+	modes := []struct {
+		name  string
+		args  []string
+		sent  func(n int) bool // the long request's 102 count
+		fails bool             // rclone is expected to fail
+	}{
+		{"auto", nil, func(n int) bool { return n == 0 }, false},
+		{"always-cap5", []string{"--processing", "always"}, func(n int) bool { return n == 5 }, false},
+		{"always-uncapped", []string{"--processing", "always", "--processing-max", "0"}, func(n int) bool { return n > 5 }, true},
+	}
+	var cases []concurrentCase
+	for _, m := range modes {
+		for _, op := range ops {
+			if m.fails && op.method != "COPY" {
+				continue // one failure is proof enough
+			}
+			cases = append(cases, concurrentCase{name: m.name + "/" + op.method, tool: "rclone",
+				start: func(t *testing.T, bin string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+					dir := t.TempDir()
+					for name, content := range map[string]string{"f": "copy me\n", "g": "move me\n", "d/a": "a\n", "d/b": "b\n", "dst/keep": "k\n"} {
+						os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+						if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
+					// 200ms per storage call: the COPY takes about 1.6s, the
+					// MOVE 1s and the purge 1.4s, with a 102 due every 150ms.
+					s := startSlowDavd(t, dir, 200*time.Millisecond, append([]string{
+						"--processing-after", "150ms", "--processing-interval", "150ms"}, m.args...)...)
+					slow := func() (clientResult, error) {
+						cmd := exec.Command(bin, append(op.args, "--retries", "1", "--low-level-retries", "1")...)
+						cmd.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null",
+							"RCLONE_CONFIG_X_TYPE=webdav", "RCLONE_CONFIG_X_URL="+s.base+"/")
+						out, err := cmd.CombinedOutput()
+						res := clientResult{seen: -1, out: string(out)}
+						if err == nil {
+							res.status = op.status
+						}
+						return res, nil
+					}
+					check := func(t *testing.T, res clientResult) {
+						status, sent := s.sent(t, op.method, op.path)
+						t.Logf("server sent %d×102 for %s %s, final %d; rclone ok: %v", sent, op.method, op.path, status, res.status != 0)
+						if !m.sent(sent) {
+							t.Errorf("server sent %d×102 for %s %s", sent, op.method, op.path)
+						}
+						if m.fails {
+							if res.status != 0 || !strings.Contains(res.out, "too many 1xx informational responses") {
+								t.Errorf("rclone was expected to fail on the 6th 102:\n%s", res.out)
+							}
+							return
+						}
+						if res.status == 0 || status != op.status {
+							t.Fatalf("server status %d, want %d; rclone:\n%s", status, op.status, res.out)
+						}
+						if op.made != "" && !exists(dir, op.made) {
+							t.Errorf("%s missing afterwards", op.made)
+						}
+						if op.gone != "" && exists(dir, op.gone) {
+							t.Errorf("%s still there afterwards", op.gone)
+						}
+					}
+					return slow, check
+				}})
+		}
+	}
+	runConcurrently(t, cases)
+}
