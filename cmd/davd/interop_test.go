@@ -613,3 +613,214 @@ func TestInteropRclone(t *testing.T) {
 	}
 	runConcurrently(t, cases)
 }
+
+// outcome is what becomes of a long request through a reverse proxy.
+type outcome int
+
+const (
+	completed outcome = iota // the final status comes through
+	timedOut                 // the proxy's read timeout runs out
+	overLimit                // the proxy gives up after too many 1xx
+)
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a program that cannot be told to pick its own and report it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startDaemon runs bin with args in the foreground, stops it when the test
+// ends, and returns once addr accepts connections.
+func startDaemon(t *testing.T, bin, addr string, args ...string) {
+	t.Helper()
+	var out syncBuffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s %v exited before listening on %s:\n%s", bin, args, addr, &out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen on %s:\n%s", bin, addr, &out)
+		}
+	}
+}
+
+// reverseProxy is a reverse proxy from a Debian package, started in front
+// of upstream with a 1s read timeout, returning its base URL.
+type reverseProxy struct {
+	name  string
+	tool  string
+	limit int // interim responses it forwards before failing (0 = no limit)
+	// timeout is the status it answers when its read timeout runs out.
+	timeout int
+	start   func(t *testing.T, bin, upstream string) string
+}
+
+var reverseProxies = []reverseProxy{
+	{
+		// HAProxy resets "timeout server" on each 1xx it forwards.
+		name: "haproxy", tool: "haproxy", timeout: http.StatusGatewayTimeout,
+		start: func(t *testing.T, bin, upstream string) string {
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			conf := filepath.Join(t.TempDir(), "haproxy.cfg")
+			os.WriteFile(conf, fmt.Appendf(nil, `defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 1s
+frontend fe
+    bind %s
+    default_backend davd
+backend davd
+    server davd %s
+`, addr, strings.TrimPrefix(upstream, "http://")), 0o644)
+			startDaemon(t, bin, addr, "-db", "-f", conf)
+			return "http://" + addr
+		},
+	},
+	{
+		// mod_proxy_http resets ProxyTimeout on each 1xx it forwards, but
+		// fails the request (502) at the 11th (AP_MAX_INTERIM_RESPONSES).
+		// When ProxyTimeout runs out it answers 502 too ("Error reading
+		// from remote server"), not 504.
+		name: "apache", tool: "apache2", limit: 10, timeout: http.StatusBadGateway,
+		start: func(t *testing.T, bin, upstream string) string {
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "httpd.conf")
+			mods := "/usr/lib/apache2/modules/"
+			os.WriteFile(conf, fmt.Appendf(nil, `ServerRoot %[1]s
+ServerName 127.0.0.1
+Listen %[2]s
+PidFile %[1]s/httpd.pid
+DefaultRuntimeDir %[1]s
+ErrorLog %[1]s/error.log
+LoadModule mpm_event_module %[4]smod_mpm_event.so
+LoadModule authz_core_module %[4]smod_authz_core.so
+LoadModule proxy_module %[4]smod_proxy.so
+LoadModule proxy_http_module %[4]smod_proxy_http.so
+<IfDefine root>
+User www-data
+Group www-data
+</IfDefine>
+ProxyPreserveHost On
+ProxyTimeout 1
+ProxyPass / %[3]s/
+`, dir, addr, upstream, mods), 0o644)
+			args := []string{"-X", "-f", conf} // -X: one process, in the foreground
+			if os.Geteuid() == 0 {
+				args = append(args, "-Droot") // it refuses to serve as root
+			}
+			startDaemon(t, bin, addr, args...)
+			return "http://" + addr
+		},
+	},
+}
+
+// TestInteropProxies runs long operations through reverse proxies whose
+// read timeout (1s) is shorter than the operation (about 2s). With 102s the
+// operation completes through the proxy, which forwards every one; without
+// them (--processing off), or when the cap runs out too early, the proxy
+// answers 504 — so the test can fail. Uncapped 102s go through HAProxy but
+// make Apache answer 502 at the 11th.
+func TestInteropProxies(t *testing.T) {
+	t.Parallel()
+	// 102s every 300ms from 300ms on, at most 9 (Apache's limit is 10):
+	// the proxy's 1s timeout never runs out before the final response.
+	timing := []string{"--processing-after", "300ms", "--processing-interval", "300ms", "--processing-max", "9"}
+	copyOp := slowOps[0]
+	type proxyCase struct {
+		name string
+		op   slowOp
+		args []string
+		// outcome is what must happen through the proxy p.
+		outcome func(p reverseProxy) outcome
+	}
+	completes := func(reverseProxy) outcome { return completed }
+	timesOut := func(reverseProxy) outcome { return timedOut }
+	var pcs []proxyCase
+	for _, op := range slowOps {
+		pcs = append(pcs, proxyCase{"auto/" + op.method, op, timing, completes})
+	}
+	pcs = append(pcs,
+		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), timesOut},
+		// One 102 at 300ms, then silence for longer than the timeout.
+		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), timesOut},
+		// A 102 every 100ms, about twenty.
+		proxyCase{"uncapped/COPY", copyOp, []string{"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "0"},
+			func(p reverseProxy) outcome {
+				if p.limit > 0 {
+					return overLimit
+				}
+				return completed
+			}},
+	)
+	var cases []concurrentCase
+	for _, p := range reverseProxies {
+		for _, pc := range pcs {
+			cases = append(cases, concurrentCase{name: p.name + "/" + pc.name, tool: p.tool,
+				start: func(t *testing.T, bin string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+					curl := requireTool(t, "curl")
+					dir := t.TempDir()
+					makeTree(t, dir)
+					s := startSlowDavd(t, dir, pc.op.latency, pc.args...)
+					front := p.start(t, bin, s.base)
+					var took time.Duration
+					slow := func() (clientResult, error) {
+						began := time.Now()
+						defer func() { took = time.Since(began) }()
+						return runCurl(curl, front, pc.op)
+					}
+					check := func(t *testing.T, res clientResult) {
+						status, sent := s.sent(t, pc.op.method, "/tree")
+						t.Logf("%v: server sent %d×102 (final %d), curl got %d×102 and %d through %s",
+							took.Round(10*time.Millisecond), sent, status, res.seen, res.status, p.name)
+						switch pc.outcome(p) {
+						case completed:
+							if res.status != pc.op.status {
+								t.Fatalf("final status through %s: %d, want %d\n%s", p.name, res.status, pc.op.status, res.out)
+							}
+							if sent < 3 || res.seen != sent {
+								t.Errorf("server sent %d×102, %d came through; want several, all forwarded", sent, res.seen)
+							}
+							op := pc.op
+							op.check(t, dir)
+						case timedOut:
+							if res.status != p.timeout || res.seen != sent {
+								t.Errorf("through %s: %d after %d×102 (server sent %d), want %d after all of them\n%s",
+									p.name, res.status, res.seen, sent, p.timeout, res.out)
+							}
+						case overLimit:
+							if res.status != http.StatusBadGateway || res.seen != p.limit {
+								t.Errorf("through %s: %d after %d×102, want 502 after %d\n%s", p.name, res.status, res.seen, p.limit, res.out)
+							}
+						}
+					}
+					return slow, check
+				}})
+		}
+	}
+	runConcurrently(t, cases)
+}

@@ -44,10 +44,7 @@ func slowTree(t *testing.T) string {
 // Processing while a COPY on slow storage runs, then 201.
 func TestSlowCopyCurl(t *testing.T) {
 	t.Parallel()
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl is not installed")
-	}
+	curl := requireTool(t, "curl")
 	base := slowTree(t)
 	out, err := exec.Command(curl, "-sv", "-X", "COPY", "-H", "Destination: "+base+"/copy", base+"/tree").CombinedOutput()
 	if err != nil {
