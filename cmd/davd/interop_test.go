@@ -672,7 +672,7 @@ func startDaemon(t *testing.T, bin, addr string, args ...string) {
 type reverseProxy struct {
 	name  string
 	tool  string
-	limit int // interim responses it forwards before failing (0 = no limit)
+	limit int // it forwards this many interim responses, then fails (0 = no limit)
 	// timeout is the status it answers when its read timeout runs out.
 	timeout int
 	start   func(t *testing.T, bin, upstream string) string
@@ -702,7 +702,8 @@ backend davd
 	},
 	{
 		// mod_proxy_http resets ProxyTimeout on each 1xx it forwards, but
-		// fails the request (502) at the 11th (AP_MAX_INTERIM_RESPONSES).
+		// answers 502 once it has forwarded AP_MAX_INTERIM_RESPONSES (10):
+		// 9 is the most a response may carry through it.
 		// When ProxyTimeout runs out it answers 502 too ("Error reading
 		// from remote server"), not 504.
 		name: "apache", tool: "apache2", limit: 10, timeout: http.StatusBadGateway,
@@ -744,13 +745,15 @@ ProxyPass / %[3]s/
 // operation completes through the proxy, which forwards every one; without
 // them (--processing off), or when the cap runs out too early, the proxy
 // answers 504 — so the test can fail. Uncapped 102s go through HAProxy but
-// make Apache answer 502 at the 11th.
+// make Apache answer 502 at the 10th; 9 go through.
 func TestInteropProxies(t *testing.T) {
 	t.Parallel()
 	// 102s every 300ms from 300ms on, at most 9 (Apache's limit is 10):
 	// the proxy's 1s timeout never runs out before the final response.
 	timing := []string{"--processing-after", "300ms", "--processing-interval", "300ms", "--processing-max", "9"}
 	copyOp := slowOps[0]
+	quickCopy := copyOp
+	quickCopy.latency = 50 * time.Millisecond
 	type proxyCase struct {
 		name string
 		op   slowOp
@@ -768,6 +771,17 @@ func TestInteropProxies(t *testing.T) {
 		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), timesOut},
 		// One 102 at 300ms, then silence for longer than the timeout.
 		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), timesOut},
+		// A 102 every 100ms on a 1.3s COPY, capped at 9 and at 10: the most
+		// Apache lets through, and one too many.
+		proxyCase{"max-9/COPY", quickCopy, []string{"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "9"},
+			completes},
+		proxyCase{"max-10/COPY", quickCopy, []string{"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "10"},
+			func(p reverseProxy) outcome {
+				if p.limit == 10 {
+					return overLimit
+				}
+				return completed
+			}},
 		// A 102 every 100ms, about twenty.
 		proxyCase{"uncapped/COPY", copyOp, []string{"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "0"},
 			func(p reverseProxy) outcome {
