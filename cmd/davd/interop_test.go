@@ -177,63 +177,46 @@ type clientResult struct {
 	out    string
 }
 
-// concurrentCase is one case of a matrix. start does the quick setup (on
-// the parent test) and returns the slow part, which must not touch t, and
-// the check of its result, which runs in the case's own subtest.
+// concurrentCase is one case of a matrix. start does the quick setup with
+// the paths of tools, and returns the slow part, which must not touch t,
+// and the check of its result.
 type concurrentCase struct {
 	name  string
-	tool  string // external program needed ("" for none)
-	start func(t *testing.T, bin string) (slow func() (clientResult, error), check func(*testing.T, clientResult))
+	tools []string // external programs needed
+	start func(t *testing.T, bins []string) (slow func() (clientResult, error), check func(*testing.T, clientResult))
 }
 
-// runConcurrently starts the slow part of every case at once, then checks
-// each in a subtest. The slow parts mostly wait on slowed storage or a proxy
-// timeout; as parallel subtests they would run only GOMAXPROCS at a time
-// (two on the CI machine) and the matrix would take ten times longer.
+// runConcurrently runs each case in a subtest which starts the case's slow
+// part in the background before it calls t.Parallel. The slow parts mostly
+// wait on slowed storage or a proxy timeout: they all run at once while the
+// subtests are created, although no more than GOMAXPROCS parallel subtests
+// (two on the CI machine) run at a time, which would make the matrix ten
+// times longer.
 func runConcurrently(t *testing.T, cases []concurrentCase) {
-	type slot struct {
-		res   clientResult
-		err   error
-		done  chan struct{}
-		check func(*testing.T, clientResult)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait) // registered first, so it runs after the servers stop
-	slots := make([]*slot, len(cases))
 	began := time.Now()
-	for i, c := range cases {
-		sl := &slot{done: make(chan struct{})}
-		slots[i] = sl
-		bin := ""
-		if c.tool != "" {
-			p, err := exec.LookPath(c.tool)
-			if err != nil {
-				close(sl.done) // the subtest skips or fails with requireTool
-				continue
-			}
-			bin = p
-		}
-		var slow func() (clientResult, error)
-		slow, sl.check = c.start(t, bin)
-		wg.Go(func() {
-			defer close(sl.done)
-			sl.res, sl.err = slow()
-		})
-	}
-	for i, c := range cases {
+	t.Cleanup(func() { t.Logf("%d cases in %v", len(cases), time.Since(began).Round(10*time.Millisecond)) })
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.tool != "" {
-				requireTool(t, c.tool)
+			var bins []string
+			for _, tool := range c.tools {
+				bins = append(bins, requireTool(t, tool))
 			}
-			sl := slots[i]
-			<-sl.done
-			if sl.err != nil {
-				t.Fatalf("%v\n%s", sl.err, sl.res.out)
+			slow, check := c.start(t, bins)
+			var res clientResult
+			var err error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				res, err = slow()
+			}()
+			t.Parallel()
+			<-done
+			if err != nil {
+				t.Fatalf("%v\n%s", err, res.out)
 			}
-			sl.check(t, sl.res)
+			check(t, res)
 		})
 	}
-	t.Logf("%d cases in %v", len(cases), time.Since(began).Round(10*time.Millisecond))
 }
 
 // curlStatus matches a status line in curl -v output.
@@ -476,8 +459,16 @@ func TestInteropClients(t *testing.T) {
 	var cases []concurrentCase
 	for _, c := range interopClients {
 		for _, op := range slowOps {
-			cases = append(cases, concurrentCase{name: c.name + "/" + op.method, tool: c.tool,
-				start: func(t *testing.T, bin string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+			var tools []string
+			if c.tool != "" {
+				tools = []string{c.tool}
+			}
+			cases = append(cases, concurrentCase{name: c.name + "/" + op.method, tools: tools,
+				start: func(t *testing.T, bins []string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+					bin := ""
+					if len(bins) > 0 {
+						bin = bins[0]
+					}
 					dir := t.TempDir()
 					makeTree(t, dir)
 					s := startSlowDavd(t, dir, op.latency, append(slices.Clone(slowTiming), c.args...)...)
@@ -561,8 +552,9 @@ func TestInteropRclone(t *testing.T) {
 			if m.fails && op.method != "COPY" {
 				continue // one failure is proof enough
 			}
-			cases = append(cases, concurrentCase{name: m.name + "/" + op.method, tool: "rclone",
-				start: func(t *testing.T, bin string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+			cases = append(cases, concurrentCase{name: m.name + "/" + op.method, tools: []string{"rclone"},
+				start: func(t *testing.T, bins []string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+					bin := bins[0]
 					dir := t.TempDir()
 					for name, content := range map[string]string{"f": "copy me\n", "g": "move me\n", "d/a": "a\n", "d/b": "b\n", "dst/keep": "k\n"} {
 						os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
@@ -623,27 +615,17 @@ const (
 	overLimit                // the proxy gives up after too many 1xx
 )
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
-// a program that cannot be told to pick its own and report it.
-func freePort(t *testing.T) int {
+// startDaemon runs bin with args in the foreground with files as its fds 3,
+// 4…, stops it when the test ends, and returns once addr accepts
+// connections. It returns an error, with the program's output, when the
+// program exits first (a port taken meanwhile, say).
+func startDaemon(t *testing.T, bin, addr string, files []*os.File, args ...string) error {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startDaemon runs bin with args in the foreground, stops it when the test
-// ends, and returns once addr accepts connections.
-func startDaemon(t *testing.T, bin, addr string, args ...string) {
-	t.Helper()
-	var out syncBuffer
+	out := new(syncBuffer)
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = out, out, files
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -654,15 +636,15 @@ func startDaemon(t *testing.T, bin, addr string, args ...string) {
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("%s %v exited before listening on %s:\n%s", bin, args, addr, &out)
+			return fmt.Errorf("%s %v exited before listening on %s:\n%s", bin, args, addr, out)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s:\n%s", bin, addr, &out)
+			return fmt.Errorf("%s did not listen on %s:\n%s", bin, addr, out)
 		}
 	}
 }
@@ -680,10 +662,21 @@ type reverseProxy struct {
 
 var reverseProxies = []reverseProxy{
 	{
-		// HAProxy resets "timeout server" on each 1xx it forwards.
+		// HAProxy resets "timeout server" on each 1xx it forwards. It is
+		// handed a listening socket (bind fd@3), so no port can be taken
+		// between choosing and binding it.
 		name: "haproxy", tool: "haproxy", timeout: http.StatusGatewayTimeout,
 		start: func(t *testing.T, bin, upstream string) string {
-			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			f, err := l.(*net.TCPListener).File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
 			conf := filepath.Join(t.TempDir(), "haproxy.cfg")
 			os.WriteFile(conf, fmt.Appendf(nil, `defaults
     mode http
@@ -691,28 +684,43 @@ var reverseProxies = []reverseProxy{
     timeout client 30s
     timeout server 1s
 frontend fe
-    bind %s
+    bind fd@3
     default_backend davd
 backend davd
     server davd %s
-`, addr, strings.TrimPrefix(upstream, "http://")), 0o644)
-			startDaemon(t, bin, addr, "-db", "-f", conf)
-			return "http://" + addr
+`, strings.TrimPrefix(upstream, "http://")), 0o644)
+			if err := startDaemon(t, bin, l.Addr().String(), []*os.File{f}, "-db", "-f", conf); err != nil {
+				t.Fatal(err)
+			}
+			return "http://" + l.Addr().String()
 		},
 	},
 	{
 		// mod_proxy_http resets ProxyTimeout on each 1xx it forwards, but
 		// answers 502 once it has forwarded AP_MAX_INTERIM_RESPONSES (10):
-		// 9 is the most a response may carry through it.
-		// When ProxyTimeout runs out it answers 502 too ("Error reading
-		// from remote server"), not 504.
+		// 9 is the most a response may carry through it. When ProxyTimeout
+		// runs out it answers 502 too ("Error reading from remote server"),
+		// not 504.
 		name: "apache", tool: "apache2", limit: 10, timeout: http.StatusBadGateway,
 		start: func(t *testing.T, bin, upstream string) string {
-			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 			dir := t.TempDir()
 			conf := filepath.Join(dir, "httpd.conf")
 			mods := "/usr/lib/apache2/modules/"
-			os.WriteFile(conf, fmt.Appendf(nil, `ServerRoot %[1]s
+			args := []string{"-X", "-f", conf} // -X: one process, in the foreground
+			if os.Geteuid() == 0 {
+				args = append(args, "-Droot") // it refuses to serve as root
+			}
+			// Apache takes a port number, not a socket: choose a free one, and
+			// choose again should it be taken before Apache binds it.
+			var err error
+			for range 3 {
+				l, lerr := net.Listen("tcp", "127.0.0.1:0")
+				if lerr != nil {
+					t.Fatal(lerr)
+				}
+				addr := l.Addr().String()
+				l.Close()
+				os.WriteFile(conf, fmt.Appendf(nil, `ServerRoot %[1]s
 ServerName 127.0.0.1
 Listen %[2]s
 PidFile %[1]s/httpd.pid
@@ -730,12 +738,12 @@ ProxyPreserveHost On
 ProxyTimeout 1
 ProxyPass / %[3]s/
 `, dir, addr, upstream, mods), 0o644)
-			args := []string{"-X", "-f", conf} // -X: one process, in the foreground
-			if os.Geteuid() == 0 {
-				args = append(args, "-Droot") // it refuses to serve as root
+				if err = startDaemon(t, bin, addr, nil, args...); err == nil {
+					return "http://" + addr
+				}
 			}
-			startDaemon(t, bin, addr, args...)
-			return "http://" + addr
+			t.Fatal(err)
+			return ""
 		},
 	},
 }
@@ -794,9 +802,9 @@ func TestInteropProxies(t *testing.T) {
 	var cases []concurrentCase
 	for _, p := range reverseProxies {
 		for _, pc := range pcs {
-			cases = append(cases, concurrentCase{name: p.name + "/" + pc.name, tool: p.tool,
-				start: func(t *testing.T, bin string) (func() (clientResult, error), func(*testing.T, clientResult)) {
-					curl := requireTool(t, "curl")
+			cases = append(cases, concurrentCase{name: p.name + "/" + pc.name, tools: []string{p.tool, "curl"},
+				start: func(t *testing.T, bins []string) (func() (clientResult, error), func(*testing.T, clientResult)) {
+					bin, curl := bins[0], bins[1]
 					dir := t.TempDir()
 					makeTree(t, dir)
 					s := startSlowDavd(t, dir, pc.op.latency, pc.args...)
