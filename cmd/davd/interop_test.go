@@ -194,7 +194,7 @@ type concurrentCase struct {
 // times longer.
 func runConcurrently(t *testing.T, cases []concurrentCase) {
 	began := time.Now()
-	t.Cleanup(func() { t.Logf("%d cases in %v", len(cases), time.Since(began).Round(10*time.Millisecond)) })
+	t.Cleanup(func() { t.Logf("took %v", time.Since(began).Round(10*time.Millisecond)) })
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var bins []string
@@ -562,9 +562,10 @@ func TestInteropRclone(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					// 200ms per storage call: the COPY takes about 1.6s, the
-					// MOVE 1s and the purge 1.4s, with a 102 due every 150ms.
-					s := startSlowDavd(t, dir, 200*time.Millisecond, append([]string{
+					// 250ms per storage call: the COPY takes at least 2s, the
+					// MOVE 1.25s and the purge 1.75s, with a 102 due every
+					// 150ms: the fifth at 750ms, the sixth at 900ms.
+					s := startSlowDavd(t, dir, 250*time.Millisecond, append([]string{
 						"--processing-after", "150ms", "--processing-interval", "150ms"}, m.args...)...)
 					slow := func() (clientResult, error) {
 						cmd := exec.Command(bin, append(op.args, "--retries", "1", "--low-level-retries", "1")...)
@@ -650,14 +651,15 @@ func startDaemon(t *testing.T, bin, addr string, files []*os.File, args ...strin
 }
 
 // reverseProxy is a reverse proxy from a Debian package, started in front
-// of upstream with a 1s read timeout, returning its base URL.
+// of upstream with the given read timeout (whole seconds for Apache),
+// returning its base URL.
 type reverseProxy struct {
 	name  string
 	tool  string
 	limit int // it forwards this many interim responses, then fails (0 = no limit)
 	// timeout is the status it answers when its read timeout runs out.
 	timeout int
-	start   func(t *testing.T, bin, upstream string) string
+	start   func(t *testing.T, bin, upstream string, timeout time.Duration) string
 }
 
 var reverseProxies = []reverseProxy{
@@ -666,7 +668,7 @@ var reverseProxies = []reverseProxy{
 		// handed a listening socket (bind fd@3), so no port can be taken
 		// between choosing and binding it.
 		name: "haproxy", tool: "haproxy", timeout: http.StatusGatewayTimeout,
-		start: func(t *testing.T, bin, upstream string) string {
+		start: func(t *testing.T, bin, upstream string, timeout time.Duration) string {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -682,13 +684,13 @@ var reverseProxies = []reverseProxy{
     mode http
     timeout connect 1s
     timeout client 30s
-    timeout server 1s
+    timeout server %dms
 frontend fe
     bind fd@3
     default_backend davd
 backend davd
     server davd %s
-`, strings.TrimPrefix(upstream, "http://")), 0o644)
+`, timeout.Milliseconds(), strings.TrimPrefix(upstream, "http://")), 0o644)
 			if err := startDaemon(t, bin, l.Addr().String(), []*os.File{f}, "-db", "-f", conf); err != nil {
 				t.Fatal(err)
 			}
@@ -702,7 +704,7 @@ backend davd
 		// runs out it answers 502 too ("Error reading from remote server"),
 		// not 504.
 		name: "apache", tool: "apache2", limit: 10, timeout: http.StatusBadGateway,
-		start: func(t *testing.T, bin, upstream string) string {
+		start: func(t *testing.T, bin, upstream string, timeout time.Duration) string {
 			dir := t.TempDir()
 			conf := filepath.Join(dir, "httpd.conf")
 			mods := "/usr/lib/apache2/modules/"
@@ -735,9 +737,9 @@ User www-data
 Group www-data
 </IfDefine>
 ProxyPreserveHost On
-ProxyTimeout 1
+ProxyTimeout %[5]d
 ProxyPass / %[3]s/
-`, dir, addr, upstream, mods), 0o644)
+`, dir, addr, upstream, mods, int(timeout.Seconds())), 0o644)
 				if err = startDaemon(t, bin, addr, nil, args...); err == nil {
 					return "http://" + addr
 				}
@@ -756,48 +758,43 @@ ProxyPass / %[3]s/
 // make Apache answer 502 at the 10th; 9 go through.
 func TestInteropProxies(t *testing.T) {
 	t.Parallel()
-	// 102s every 300ms from 300ms on, at most 9 (Apache's limit is 10):
-	// the proxy's 1s timeout never runs out before the final response.
-	timing := []string{"--processing-after", "300ms", "--processing-interval", "300ms", "--processing-max", "9"}
-	copyOp := slowOps[0]
-	quickCopy := copyOp
-	quickCopy.latency = 50 * time.Millisecond
+	// 102s every 400ms from 400ms on, at most 9 (Apache's limit): the
+	// proxy's 1s timeout does not run out for 4.6s, over twice the COPY's
+	// two seconds, so a loaded machine cannot make it.
+	timing := []string{"--processing-after", "400ms", "--processing-interval", "400ms", "--processing-max", "9"}
+	every100ms := []string{"--processing-after", "100ms", "--processing-interval", "100ms"}
+	copyOp := slowOps[0] // at least 1.9s of storage latency
 	type proxyCase struct {
-		name string
-		op   slowOp
-		args []string
+		name    string
+		op      slowOp
+		args    []string
+		timeout time.Duration // the proxy's read timeout
 		// outcome is what must happen through the proxy p.
 		outcome func(p reverseProxy) outcome
 	}
 	completes := func(reverseProxy) outcome { return completed }
 	timesOut := func(reverseProxy) outcome { return timedOut }
+	overApacheLimit := func(p reverseProxy) outcome {
+		if p.limit > 0 {
+			return overLimit
+		}
+		return completed
+	}
 	var pcs []proxyCase
 	for _, op := range slowOps {
-		pcs = append(pcs, proxyCase{"auto/" + op.method, op, timing, completes})
+		pcs = append(pcs, proxyCase{"auto/" + op.method, op, timing, time.Second, completes})
 	}
 	pcs = append(pcs,
-		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), timesOut},
-		// One 102 at 300ms, then silence for longer than the timeout.
-		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), timesOut},
-		// A 102 every 100ms on a 1.3s COPY, capped at 9 and at 10: the most
-		// Apache lets through, and one too many.
-		proxyCase{"max-9/COPY", quickCopy, []string{"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "9"},
-			completes},
-		proxyCase{"max-10/COPY", quickCopy, []string{"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "10"},
-			func(p reverseProxy) outcome {
-				if p.limit == 10 {
-					return overLimit
-				}
-				return completed
-			}},
-		// A 102 every 100ms, about twenty.
-		proxyCase{"uncapped/COPY", copyOp, []string{"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "0"},
-			func(p reverseProxy) outcome {
-				if p.limit > 0 {
-					return overLimit
-				}
-				return completed
-			}},
+		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), time.Second, timesOut},
+		// One 102 at 400ms, then silence for longer than the timeout.
+		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), time.Second, timesOut},
+		// Ten 102s in the first second: Apache forwards them all and fails.
+		proxyCase{"uncapped/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "0"), time.Second, overApacheLimit},
+		// 9 and 10 102s, sent within the first second of the COPY: the most
+		// Apache lets through, and one too many. The proxy waits 30s here
+		// so that only the count matters.
+		proxyCase{"max-9/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "9"), 30 * time.Second, completes},
+		proxyCase{"max-10/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "10"), 30 * time.Second, overApacheLimit},
 	)
 	var cases []concurrentCase
 	for _, p := range reverseProxies {
@@ -808,7 +805,7 @@ func TestInteropProxies(t *testing.T) {
 					dir := t.TempDir()
 					makeTree(t, dir)
 					s := startSlowDavd(t, dir, pc.op.latency, pc.args...)
-					front := p.start(t, bin, s.base)
+					front := p.start(t, bin, s.base, pc.timeout)
 					var took time.Duration
 					slow := func() (clientResult, error) {
 						began := time.Now()
