@@ -55,7 +55,6 @@ func (s *syncBuffer) String() string {
 // JSON request log kept.
 type slowDavd struct {
 	base string
-	dir  string
 	log  *syncBuffer
 }
 
@@ -63,7 +62,7 @@ type slowDavd struct {
 // The tree is made on disk beforehand by the caller, without the latency.
 func startSlowDavd(t *testing.T, dir string, latency time.Duration, args ...string) *slowDavd {
 	t.Helper()
-	s := &slowDavd{dir: dir, log: new(syncBuffer)}
+	s := &slowDavd{log: new(syncBuffer)}
 	args = append([]string{"davd", "serve", "--addr", "127.0.0.1:0", "--log-format", "json",
 		"--storage", "file://" + dir + "?latency=" + latency.String()}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
