@@ -227,8 +227,8 @@ var curlProgress = regexp.MustCompile(`(?m)^< Progress: \d+/\d* (?:"[^"]*" )?\d+
 
 // runCurl runs curl -v for op on /tree at base and counts its status lines.
 // A failing curl is not an error: a proxy's 504 is a result too.
-func runCurl(bin, base string, op slowOp) (clientResult, error) {
-	args := []string{"-sv", "--max-time", "30", "-X", op.method}
+func runCurl(bin, base string, op slowOp, extra ...string) (clientResult, error) {
+	args := append([]string{"-sv", "--max-time", "30", "-X", op.method}, extra...)
 	if op.dst != "" {
 		args = append(args, "-H", "Destination: "+base+op.dst)
 	}
@@ -292,7 +292,8 @@ type interopClient struct {
 
 var interopClients = []interopClient{
 	{
-		name: "curl", tool: "curl", want102: true, run: runCurl,
+		name: "curl", tool: "curl", want102: true,
+		run: func(bin, base string, op slowOp) (clientResult, error) { return runCurl(bin, base, op) },
 		check: func(t *testing.T, op slowOp, res clientResult) {
 			// A MOVE is a rename: it has no members to count until it is
 			// done, so its 102s carry no Progress yet.
@@ -768,6 +769,8 @@ func TestInteropProxies(t *testing.T) {
 		op      slowOp
 		args    []string
 		timeout time.Duration // the proxy's read timeout
+		// curlArgs are added to curl's command line.
+		curlArgs []string
 		// outcome is what must happen through the proxy p.
 		outcome func(p reverseProxy) outcome
 	}
@@ -781,19 +784,22 @@ func TestInteropProxies(t *testing.T) {
 	}
 	var pcs []proxyCase
 	for _, op := range slowOps {
-		pcs = append(pcs, proxyCase{"auto/" + op.method, op, timing, time.Second, completes})
+		pcs = append(pcs, proxyCase{"auto/" + op.method, op, timing, time.Second, nil, completes})
 	}
 	pcs = append(pcs,
-		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), time.Second, timesOut},
+		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), time.Second, nil, timesOut},
 		// One 102 at 400ms, then silence for longer than the timeout.
-		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), time.Second, timesOut},
+		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), time.Second, nil, timesOut},
 		// Ten 102s in the first second: Apache forwards them all and fails.
-		proxyCase{"uncapped/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "0"), time.Second, overApacheLimit},
+		proxyCase{"uncapped/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "0"), time.Second, nil, overApacheLimit},
 		// 9 and 10 102s, sent within the first second of the COPY: the most
 		// Apache lets through, and one too many. The proxy waits 30s here
 		// so that only the count matters.
-		proxyCase{"max-9/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "9"), 30 * time.Second, completes},
-		proxyCase{"max-10/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "10"), 30 * time.Second, overApacheLimit},
+		proxyCase{"max-9/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "9"), 30 * time.Second, nil, completes},
+		proxyCase{"max-10/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "10"), 30 * time.Second, nil, overApacheLimit},
+		// "Prefer: processing" lifts the cap of 5: a 102 at once and then
+		// every 100ms, about twenty — too many for Apache.
+		proxyCase{"prefer/COPY", copyOp, every100ms, time.Second, []string{"-H", "Prefer: processing"}, overApacheLimit},
 	)
 	var cases []concurrentCase
 	for _, p := range reverseProxies {
@@ -809,7 +815,7 @@ func TestInteropProxies(t *testing.T) {
 					slow := func() (clientResult, error) {
 						began := time.Now()
 						defer func() { took = time.Since(began) }()
-						return runCurl(curl, front, pc.op)
+						return runCurl(curl, front, pc.op, pc.curlArgs...)
 					}
 					check := func(t *testing.T, res clientResult) {
 						status, sent := s.sent(t, pc.op.method, "/tree")
@@ -822,6 +828,9 @@ func TestInteropProxies(t *testing.T) {
 							}
 							if sent < 3 || res.seen != sent {
 								t.Errorf("server sent %d×102, %d came through; want several, all forwarded", sent, res.seen)
+							}
+							if slices.Contains(pc.curlArgs, "Prefer: processing") && !strings.Contains(res.out, "< Preference-Applied: processing") {
+								t.Errorf("no Preference-Applied through %s:\n%s", p.name, res.out)
 							}
 							op := pc.op
 							op.check(t, dir)
