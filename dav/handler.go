@@ -30,6 +30,11 @@ type Config struct {
 	Processing processing.Config
 	// Logger receives one line per request; nil discards them.
 	Logger *slog.Logger
+	// Permissions limits what the handler's user may do, and where; nil
+	// allows everything (ReadOnly still applies). Authentication happens
+	// in front of the handler, which serves one user or one set of users
+	// with the same rights: give each its own Handler.
+	Permissions *Permissions
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -40,6 +45,7 @@ type Handler struct {
 	state      state.Store
 	processing processing.Config
 	log        *slog.Logger
+	perms      *Permissions // nil: everything allowed
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -52,6 +58,13 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 	if st == nil {
 		return nil, errors.New("dav: a state store is required")
 	}
+	var perms *Permissions
+	if cfg.Permissions != nil {
+		perms = &Permissions{Default: cfg.Permissions.Default, Rules: append([]Rule(nil), cfg.Permissions.Rules...)}
+		if err := perms.Check(); err != nil {
+			return nil, fmt.Errorf("dav: %w", err)
+		}
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -63,6 +76,7 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		state:      st,
 		processing: cfg.Processing,
 		log:        logger,
+		perms:      perms,
 	}, nil
 }
 
@@ -91,14 +105,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pw, r := processing.Start(w, r, h.processing)
 	defer func() {
 		pw.Finish()
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
+		attrs := []slog.Attr{slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", statusOrOK(pw.Status())),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("bytes", pw.BytesWritten()),
 			slog.Int("interim", pw.InterimSent()),
-		)
+		}
+		if user := UserFrom(r.Context()); user != "" {
+			attrs = append(attrs, slog.String("user", user))
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	h.serve(pw, r)
 }
@@ -130,6 +147,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.readOnly && writeMethods[r.Method] {
 		writeError(w, errorf(http.StatusForbidden, "this server is read-only"))
+		return
+	}
+	if err := h.checkMethod(r, name); err != nil {
+		writeError(w, err)
 		return
 	}
 	if r.Method != http.MethodPut && r.Body != nil {

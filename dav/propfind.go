@@ -90,6 +90,9 @@ func (p *propfindWalk) visit(ctx context.Context, name string, fi os.FileInfo, d
 	}
 	return p.h.fs.ListDir(ctx, name, func(infos []os.FileInfo) error {
 		for _, c := range infos {
+			if !p.h.readable(path.Join(name, c.Name())) {
+				continue
+			}
 			if err := p.visit(ctx, path.Join(name, c.Name()), c, next); err != nil {
 				return err
 			}
