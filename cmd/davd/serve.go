@@ -72,8 +72,11 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		// Headers must arrive promptly; bodies and responses may take as
 		// long as the operation needs, which 102 Processing covers.
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+		// "OPTIONS *" must reach the handler, which asks for credentials
+		// like it does for every other request when users are configured.
+		DisableGeneralOptionsHandler: true,
+		IdleTimeout:                  2 * time.Minute,
+		ErrorLog:                     slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 	}
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
