@@ -32,7 +32,7 @@ var (
 func userHash(t *testing.T, name string) string {
 	t.Helper()
 	hashOnce.Do(func() {
-		for _, n := range []string{"alice", "bob", "carol", "dave", "frank", "erin"} {
+		for _, n := range []string{"alice", "bob", "carol", "dave", "frank", "erin", "grace", "henry"} {
 			h, err := bcrypt.GenerateFromPassword([]byte(n+"-pw"), bcrypt.MinCost)
 			if err != nil {
 				panic(err)
@@ -190,7 +190,14 @@ users:
     password: %q
     root: file://%s
     permissions: all
-`, s.data, userHash(t, "alice"), userHash(t, "bob"), userHash(t, "carol"), userHash(t, "dave"), userHash(t, "frank"), userHash(t, "erin"), s.erinDir)
+  - name: grace
+    password: %q
+    root: file://%s/shared
+  - name: henry
+    password: %q
+    root: file://%s
+`, s.data, userHash(t, "alice"), userHash(t, "bob"), userHash(t, "carol"), userHash(t, "dave"), userHash(t, "frank"),
+		userHash(t, "erin"), s.erinDir, userHash(t, "grace"), s.data, userHash(t, "henry"), s.data)
 	file := filepath.Join(dir, "davd.yaml")
 	writeFile(t, file, cfg)
 	base := startDavd(t, append([]string{"--config", file, "--max-auth-failures", "0"}, extra...)...)
@@ -471,6 +478,12 @@ func TestSharedRootUsers(t *testing.T) {
 		{"frank submitting dave's token", rawRequest(s.addr, "PUT", "/doc", "f", f, "If: ("+tok+") (Not <DAV:no-lock>)"), 423},
 		{"frank deleting", rawRequest(s.addr, "DELETE", "/doc", "", f, "If: ("+tok+") (Not <DAV:no-lock>)"), 423},
 		{"frank unlocking", rawRequest(s.addr, "UNLOCK", "/doc", "", f, "Lock-Token: "+tok), 403},
+		// grace's root is the same directory given as a storage URL, and
+		// henry's the whole storage: they share the state, so dave's lock
+		// holds for them too.
+		{"grace, same directory by URL", rawRequest(s.addr, "PUT", "/doc", "g", "Authorization: "+basicAuth("grace")), 423},
+		{"henry, the whole storage by URL", rawRequest(s.addr, "PUT", "/shared/doc", "h", "Authorization: "+basicAuth("henry")), 423},
+		{"henry cannot reach the state", rawRequest(s.addr, "GET", "/.davd/state.db", "", "Authorization: "+basicAuth("henry")), 404},
 		{"dave writing", rawRequest(s.addr, "PUT", "/doc", "d", d, "If: ("+tok+")"), 204},
 	} {
 		if r := rawDo(t, s.addr, tt.req)[0]; r.status != tt.status {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -229,6 +230,18 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 		if err != nil {
 			return r, err
 		}
+		// A directory inside the storage, or seen before under another
+		// spelling, must share its state: two stores over one tree would
+		// each miss the other's locks.
+		if rel, ok := inside(rs.main.Dir, b.Dir); ok {
+			b.Close()
+			return rs.open(ctx, rel)
+		}
+		if prev, ok := rs.opened["dir:"+b.Dir]; ok && b.Dir != "" {
+			b.Close()
+			rs.opened[spec] = prev
+			return prev, nil
+		}
 		rs.closers = append(rs.closers, b.Close)
 		st, err := state.Open(ctx, defaultState(b))
 		if err != nil {
@@ -236,6 +249,9 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 		}
 		rs.closers = append(rs.closers, st.Close)
 		r = root{b, st}
+		if b.Dir != "" {
+			rs.opened["dir:"+b.Dir] = r
+		}
 	default:
 		b, err := rs.main.Sub(spec)
 		if err != nil {
@@ -250,6 +266,22 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 	}
 	rs.opened[spec] = r
 	return r, nil
+}
+
+// inside reports whether dir is main or below it, and its path relative
+// to main as a sub-directory spec.
+func inside(main, dir string) (string, bool) {
+	if main == "" || dir == "" {
+		return "", false
+	}
+	rel, err := filepath.Rel(main, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	if rel == "." {
+		return "", true
+	}
+	return filepath.ToSlash(rel), true
 }
 
 func (rs *roots) close() {
