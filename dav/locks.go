@@ -284,7 +284,7 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	if !exists && !errors.Is(statErr, os.ErrNotExist) {
 		return storageError(r.URL.Path, statErr)
 	}
-	if err := h.allow(name, map[bool]Perm{true: PermUpdate, false: PermCreate}[exists]); err != nil {
+	if err := h.allow(name, createOrUpdate(exists)); err != nil {
 		return err
 	}
 	// A new lock is a conditional request like any other: the If header

@@ -244,6 +244,15 @@ func (h *Handler) checkMethod(r *http.Request, name string) error {
 	return nil
 }
 
+// createOrUpdate is what writing a resource needs: update if it exists,
+// create if not.
+func createOrUpdate(exists bool) Perm {
+	if exists {
+		return PermUpdate
+	}
+	return PermCreate
+}
+
 // allow checks that the user has need on name.
 func (h *Handler) allow(name string, need Perm) error {
 	if h.perms.For(name)&need != need {
