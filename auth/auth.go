@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -211,10 +212,13 @@ func (a *Authenticator) authenticate(hdr []string) (*account, string) {
 	if !strings.EqualFold(scheme, "Basic") {
 		return nil, fmt.Sprintf("scheme %.20q is not Basic", scheme)
 	}
-	r := http.Request{Header: http.Header{"Authorization": {"Basic " + strings.TrimSpace(cred)}}}
-	name, password, ok := r.BasicAuth()
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return nil, "Basic credentials are not base64"
+	}
+	name, password, ok := strings.Cut(string(raw), ":")
 	if !ok {
-		return nil, "malformed Basic credentials"
+		return nil, "Basic credentials without a colon"
 	}
 	key := a.cache.key(name, password)
 	if i, ok := a.cache.get(key); ok {
