@@ -73,7 +73,9 @@ func rawDo(t *testing.T, addr string, requests ...string) []rawResult {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// Generous: bcrypt under the race detector on a loaded machine is slow,
+	// and this is a guard against hanging, not a speed test.
+	conn.SetDeadline(time.Now().Add(time.Minute))
 	if _, err := io.WriteString(conn, strings.Join(requests, "")); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,11 @@ func TestUnauthenticatedEveryMethod(t *testing.T) {
 			if m == "PUT" || m == "Put" || m == "POST" || m == "PATCH" {
 				body = "planted"
 			}
-			for _, target := range []string{"/", "/mine", "/new"} {
+			targets := []string{"/mine"}
+			if auth == "" {
+				targets = []string{"/", "/mine", "/new", "/home/bob/secret"}
+			}
+			for _, target := range targets {
 				reqs = append(reqs, rawRequest(s.addr, m, target, body, hdr...))
 			}
 		}
