@@ -90,7 +90,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a := &Authenticator{
 		realm:     cfg.Realm,
-		challenge: `Basic realm="` + cfg.Realm + `", charset="UTF-8"`,
+		challenge: Challenge(cfg.Realm),
 		anonymous: cfg.Anonymous,
 		throttle:  newThrottle(cfg.MaxFailures, cfg.FailureWindow),
 		cache:     newCache(),
@@ -127,6 +127,11 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a.dummy = dummy
 	return a, nil
+}
+
+// Challenge is the WWW-Authenticate value of a 401 for realm.
+func Challenge(realm string) string {
+	return `Basic realm="` + realm + `", charset="UTF-8"`
 }
 
 // CheckName refuses user names Basic authentication cannot carry.

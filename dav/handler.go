@@ -35,6 +35,11 @@ type Config struct {
 	// in front of the handler, which serves one user or one set of users
 	// with the same rights: give each its own Handler.
 	Permissions *Permissions
+	// Challenge, when set, is the WWW-Authenticate value sent with a 401
+	// instead of a 403 when Permissions refuse a request that has no user:
+	// clients send credentials only when asked, so an anonymous client
+	// that may read but not write learns that signing in would help.
+	Challenge string
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -46,6 +51,7 @@ type Handler struct {
 	processing processing.Config
 	log        *slog.Logger
 	perms      *Permissions // nil: everything allowed
+	challenge  string
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -77,6 +83,7 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		processing: cfg.Processing,
 		log:        logger,
 		perms:      perms,
+		challenge:  cfg.Challenge,
 	}, nil
 }
 
@@ -150,7 +157,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.checkMethod(r, name); err != nil {
-		writeError(w, err)
+		h.refuse(w, r, err)
 		return
 	}
 	if r.Method != http.MethodPut && r.Body != nil {
@@ -180,8 +187,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		err = errorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
 	}
 	if err != nil {
-		writeError(w, err)
+		h.refuse(w, r, err)
 	}
+}
+
+// refuse answers err; a permission refusal of an anonymous request
+// becomes a 401 challenge when the handler has one.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	if h.challenge != "" && UserFrom(r.Context()) == "" && errors.As(err, &he) && errors.Is(he.err, errPermission) {
+		w.Header().Set("WWW-Authenticate", h.challenge)
+		err = &httpError{status: http.StatusUnauthorized, reason: he.reason + "; sign in for more", err: he.err}
+	}
+	writeError(w, err)
 }
 
 // allowAll lists every method the handler serves.

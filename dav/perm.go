@@ -2,6 +2,7 @@ package dav
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -219,9 +220,12 @@ var methodPerm = map[string]Perm{
 	http.MethodDelete: PermDelete, "COPY": PermRead, "MOVE": PermRead | PermDelete,
 }
 
+// errPermission marks refusals by Permissions, as opposed to other 403s.
+var errPermission = errors.New("permission denied")
+
 // forbidden is the answer to a request the user's permissions do not allow.
 func forbidden(name string, need Perm) error {
-	return errorf(http.StatusForbidden, "%s: permission denied (needs %s)", name, need)
+	return &httpError{status: http.StatusForbidden, reason: fmt.Sprintf("%s: permission denied (needs %s)", name, need), err: errPermission}
 }
 
 // checkMethod refuses a request whose method the user may not use on name.

@@ -271,3 +271,25 @@ func TestLockTokensBelongToTheirUser(t *testing.T) {
 		t.Errorf("request log does not name the user:\n%s", logs.String())
 	}
 }
+
+// TestChallengeAnonymous: with a Challenge, an anonymous request refused
+// by permissions gets 401 and the challenge, so that the client asks for
+// credentials; a signed-in user, and other refusals, still get 403.
+func TestChallengeAnonymous(t *testing.T) {
+	t.Parallel()
+	fs := afero.NewMemMapFs()
+	seed(t, fs, "/f")
+	const ch = `Basic realm="r"`
+	srv := userServer(t, fs, nil, Config{Challenge: ch, Permissions: &Permissions{Default: PermRead}})
+	anon := map[string]string{}
+	runSteps(t, srv.URL, []step{
+		{name: "anonymous read", method: "GET", path: "/f", hdr: anon, status: 200},
+		{name: "anonymous write", method: "PUT", path: "/f", hdr: anon, body: "x", status: 401, header: [2]string{"WWW-Authenticate", ch}},
+		{name: "anonymous delete", method: "DELETE", path: "/f", hdr: anon, status: 401, contains: "sign in"},
+		{name: "user write", method: "PUT", path: "/f", hdr: map[string]string{"X-User": "u"}, body: "x", status: 403},
+	})
+	ro := userServer(t, fs, nil, Config{Challenge: ch, ReadOnly: true})
+	if got := do(t, "PUT", ro.URL+"/f", nil, "x"); got.status != 403 || got.header.Get("WWW-Authenticate") != "" {
+		t.Errorf("read-only server: %d %q, want a plain 403", got.status, got.header.Get("WWW-Authenticate"))
+	}
+}

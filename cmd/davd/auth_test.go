@@ -702,3 +702,36 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestAnonymousEntry: with an anonymous entry, requests without
+// credentials are served from its root with its permissions; a change it
+// may not make asks for credentials, which then work.
+func TestAnonymousEntry(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFile(t, filepath.Join(data, "public", "readme"), "public")
+	writeFile(t, filepath.Join(data, "home", "alice", "mine"), "alice's")
+	file := filepath.Join(dir, "davd.yaml")
+	writeFile(t, file, fmt.Sprintf("users:\n  - name: alice\n    password: %q\n    root: home/alice\nanonymous:\n  root: public\n  permissions: read\n", userHash(t, "alice")))
+	addr := strings.TrimPrefix(startDavd(t, "--config", file, "--storage", data, "--realm", "pub"), "http://")
+	a := "Authorization: " + basicAuth("alice")
+	res := rawDo(t, addr,
+		rawRequest(addr, "GET", "/readme", ""),
+		rawRequest(addr, "GET", "/mine", ""),
+		rawRequest(addr, "PUT", "/readme", "x"),
+		rawRequest(addr, "GET", "/mine", "", a),
+		rawRequest(addr, "GET", "/readme", "", "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("alice:wrong"))),
+	)
+	for i, want := range []struct {
+		status int
+		body   string
+	}{{200, "public"}, {404, ""}, {401, ""}, {200, "alice's"}, {401, ""}} {
+		if res[i].status != want.status || (want.body != "" && res[i].body != want.body) {
+			t.Errorf("request %d: %d %q, want %d %q", i, res[i].status, res[i].body, want.status, want.body)
+		}
+	}
+	if got := res[2].header.Get("WWW-Authenticate"); !strings.Contains(got, `realm="pub"`) {
+		t.Errorf("anonymous PUT: WWW-Authenticate %q", got)
+	}
+}

@@ -295,6 +295,11 @@ func (rs *roots) close() {
 // permissions, behind HTTP Basic authentication.
 func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, error) {
 	build := func(u userConfig) (http.Handler, error) {
+		challenge := ""
+		if u.name == "" && len(cfg.users) > 0 {
+			// Someone refused anonymously may have an account.
+			challenge = auth.Challenge(cfg.realm)
+		}
 		r, err := rs.open(ctx, u.root)
 		if err != nil {
 			return nil, fmt.Errorf("root of %s: %w", u.describe(), err)
@@ -306,6 +311,7 @@ func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, err
 			Processing:  cfg.processing,
 			Logger:      cfg.logger,
 			Permissions: &perms,
+			Challenge:   challenge,
 		})
 	}
 	ac := auth.Config{
