@@ -656,9 +656,9 @@ func TestNoTickerLeft(t *testing.T) {
 	}
 }
 
-// tickers counts goroutines running the Writer's ticker.
+// tickers counts goroutines sending a 102 or a keep-alive flush.
 func tickers() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return bytes.Count(buf, []byte("processing.(*Writer).run("))
+	return bytes.Count(buf, []byte("processing.(*Writer).fire(")) + bytes.Count(buf, []byte("processing.(*KeepAlive).tick("))
 }
