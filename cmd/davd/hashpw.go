@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"davd/auth"
+	"davd/dav/auth"
 )
 
 // maxPassword is bcrypt's limit: it ignores everything past 72 bytes,

@@ -18,7 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
-	"davd/auth"
+	"davd/dav/auth"
 	"davd/dav"
 	"davd/storage"
 	"davd/storage/state"
