@@ -203,8 +203,12 @@ func sizeOf(fi os.FileInfo) int64 {
 // collection is copied without its members. Each resource is reported to
 // visit; a member that fails is reported and skipped, the rest copied.
 // File content goes through io.Copy between the backend's files, which is
-// copy_file_range between two *os.File on directory storage. A file whose
-// copy fails is removed, never left half written.
+// copy_file_range between two *os.File on directory storage. Each file is
+// written under a reserved temporary name and renamed into place once
+// complete, so a failed or cancelled copy, or a crash, never leaves a half
+// written file under a visible name. When ctx is cancelled the copy stops
+// between members (or between chunks of a large file); the members not
+// copied are reported to visit with ctx's error.
 func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, visit Visit) error {
 	src, err := clean("copy", src)
 	if err != nil {
@@ -225,7 +229,7 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 	}
 	if !fi.IsDir() {
 		// A lone file: its failure is the operation's failure.
-		n, err := f.copyFile(src, dst, fi)
+		n, err := f.copyFile(ctx, src, dst, fi)
 		if err != nil {
 			return err
 		}
@@ -255,7 +259,7 @@ func (f *FileSystem) copyMembers(ctx context.Context, src, dst, rel string, visi
 				continue
 			}
 			if !c.IsDir() {
-				n, err := f.copyFile(s, d, c)
+				n, err := f.copyFile(ctx, s, d, c)
 				visit(r, false, n, err)
 				continue
 			}
@@ -273,39 +277,67 @@ func (f *FileSystem) copyMembers(ctx context.Context, src, dst, rel string, visi
 	}
 }
 
-// copyFile copies one file's content and permissions; on failure the
-// partial copy is removed.
-func (f *FileSystem) copyFile(src, dst string, fi os.FileInfo) (int64, error) {
+// copyChunk is how much of a file is copied between two looks at the
+// context: a cancelled COPY of one huge file stops within a chunk, and
+// io.CopyN between two *os.File still reaches copy_file_range (os.File's
+// ReadFrom accepts an *io.LimitedReader).
+const copyChunk = 8 << 20
+
+// copyFile copies one file's content and permissions to a reserved
+// temporary name beside dst and renames it to dst once complete; on failure
+// or cancellation the temporary file is removed, so dst is either absent
+// or complete.
+func (f *FileSystem) copyFile(ctx context.Context, src, dst string, fi os.FileInfo) (int64, error) {
 	in, err := f.fs.Open(src)
 	if err != nil {
 		return 0, hide(err)
 	}
 	defer in.Close()
-	out, err := f.fs.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+	tmp := path.Join(path.Dir(dst), TempName())
+	out, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
 	if err != nil {
 		return 0, hide(err)
 	}
-	n, err := copyContent(out, in)
+	n, err := copyContent(ctx, out, in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = hide(f.fs.Rename(tmp, dst))
+	}
 	if err != nil {
-		f.fs.Remove(dst)
+		f.fs.Remove(tmp)
 		return 0, fmt.Errorf("copy %s: %w", src, err)
 	}
 	return n, nil
 }
 
-// copyContent copies between backend files. Between two *os.File, io.Copy
-// reaches os.File.ReadFrom, which uses copy_file_range (a reflink where the
+// copyContent copies between backend files, a chunk at a time, until EOF
+// or until ctx is cancelled. Between two *os.File, io.CopyN reaches
+// os.File.ReadFrom, which uses copy_file_range (a reflink where the
 // filesystem shares extents).
-func copyContent(dst afero.File, src afero.File) (int64, error) {
+func copyContent(ctx context.Context, dst afero.File, src afero.File) (int64, error) {
+	var w io.Writer = dst
+	var r io.Reader = src
 	if d, ok := dst.(*os.File); ok {
 		if s, ok := src.(*os.File); ok {
-			return io.Copy(d, s)
+			w, r = d, s // the concrete types, for ReadFrom's fast path
 		}
 	}
-	return io.Copy(dst, src)
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := io.CopyN(w, r, copyChunk)
+		total += n
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Quota reports the space available to and used on the storage, for RFC
