@@ -19,7 +19,9 @@ type memberFailure struct {
 }
 
 // treeVisit reports each handled resource as progress and collects
-// failures under base's hrefs.
+// failures under base's hrefs. Members left undone because the operation
+// was stopped are answered 503 and not logged one by one: a stopped
+// operation is logged once, by the caller of stoppedLog.
 func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure) storage.Visit {
 	progress := processing.FromContext(ctx)
 	return func(rel string, isDir bool, size int64, err error) {
@@ -27,11 +29,16 @@ func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]member
 		if err != nil {
 			status := http.StatusInternalServerError
 			var he *httpError
-			if errors.As(storageError(name, err), &he) {
+			switch {
+			case stopped(err):
+				status = http.StatusServiceUnavailable
+			case errors.As(storageError(name, err), &he):
 				status = he.status
 			}
 			*failures = append(*failures, memberFailure{h.hrefFor(name, isDir), status})
-			h.log.Warn("member failed", "path", name, "err", err)
+			if !stopped(err) {
+				h.log.Warn("member failed", "path", name, "err", err)
+			}
 			return
 		}
 		progress.AddResource(h.prefix + name)
@@ -94,11 +101,29 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if err := h.authorizeWrite(r, src, targets...); err != nil {
 		return err
 	}
-	ctx = h.operationContext(r)
+	ctx, release := h.operationContext(r)
+	defer release()
+	progress := processing.FromContext(ctx)
 	if isMove {
+		progress.SetTotal(1, 0) // one rename, whatever the tree's size
 		return h.move(ctx, w, r, src, dst, exists)
 	}
+	// A total is only known without an extra walk of the tree, which would
+	// double the storage calls on the slow backends where progress matters
+	// most: when neither the source nor an overwritten destination has
+	// members to visit.
+	if (!srcInfo.IsDir() || depth == depthZero) && (!exists || !dstInfo.IsDir()) {
+		total, bytes := int64(1), sizeOfFile(srcInfo)
+		if exists {
+			total, bytes = 2, bytes+sizeOfFile(dstInfo)
+		}
+		progress.SetTotal(total, bytes)
+	}
 
+	// The dead properties must follow whatever happened to the tree, even
+	// when the operation was stopped half way: the state is updated with a
+	// context that is not cancelled (one statement each).
+	stateCtx := context.WithoutCancel(ctx)
 	if exists {
 		// RFC 4918 §9.8.4: an overwritten destination is deleted first.
 		var failures []memberFailure
@@ -106,25 +131,49 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 			return storageError(dst, err)
 		}
 		if len(failures) > 0 {
+			h.logStopped(ctx, r)
 			return h.writeFailures(w, failures, 0)
 		}
-		if err := h.state.DeleteTree(ctx, dst); err != nil {
+		if err := h.state.DeleteTree(stateCtx, dst); err != nil {
 			return err
 		}
 	}
 	var failures []memberFailure
 	if err := h.fs.CopyTree(ctx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures)); err != nil {
+		h.logStopped(ctx, r)
 		return storageError(dst, err)
 	}
 	if depth == depthInfinity {
-		err = h.state.CopyTree(ctx, src, dst)
+		err = h.state.CopyTree(stateCtx, src, dst)
 	} else {
-		err = h.copyOwnProps(ctx, src, dst)
+		err = h.copyOwnProps(stateCtx, src, dst)
 	}
 	if err != nil {
 		return err
 	}
+	h.logStopped(ctx, r)
 	return h.writeFailures(w, failures, createdOrReplaced(exists))
+}
+
+// logStopped logs, once, that an operation was stopped before its end and
+// why, when it was.
+func (h *Handler) logStopped(ctx context.Context, r *http.Request) {
+	if ctx.Err() == nil {
+		return
+	}
+	cause := context.Cause(ctx)
+	reason := "client went away"
+	if errors.Is(cause, errShuttingDown) {
+		reason = cause.Error()
+	}
+	h.log.Warn("operation stopped before its end", "method", r.Method, "path", r.URL.Path, "reason", reason)
+}
+
+func sizeOfFile(fi os.FileInfo) int64 {
+	if fi.IsDir() {
+		return 0
+	}
+	return fi.Size()
 }
 
 // copyOwnProps copies the dead properties of src alone (a Depth 0 COPY).
@@ -147,6 +196,13 @@ func createdOrReplaced(existed bool) int {
 // of the way under a hidden name, so that if moving src fails it can be
 // put back: the destination is never lost to a failed MOVE.
 func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Request, src, dst string, exists bool) error {
+	if err := ctx.Err(); err != nil {
+		h.logStopped(ctx, r)
+		return storageError(r.URL.Path, err)
+	}
+	// Once the renames begin, they and the state must be completed
+	// together: a MOVE is not stopped half way.
+	ctx = context.WithoutCancel(ctx)
 	var parked string
 	if exists {
 		parked = path.Join(path.Dir(dst), storage.TempName())
@@ -194,22 +250,20 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	if err := h.authorizeWrite(r, name, lockTarget{name: name, members: fi.IsDir(), membership: true}); err != nil {
 		return err
 	}
-	ctx = h.operationContext(r)
+	ctx, release := h.operationContext(r)
+	defer release()
+	if !fi.IsDir() {
+		processing.FromContext(ctx).SetTotal(1, fi.Size())
+	}
 	var failures []memberFailure
 	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures)); err != nil {
 		return storageError(r.URL.Path, err)
 	}
+	h.logStopped(ctx, r)
 	if len(failures) == 0 {
-		if err := h.state.DeleteTree(ctx, name); err != nil {
+		if err := h.state.DeleteTree(context.WithoutCancel(ctx), name); err != nil {
 			return err
 		}
 	}
 	return h.writeFailures(w, failures, http.StatusNoContent)
-}
-
-// operationContext is the context a tree operation runs under. A client
-// that goes away does not stop it: a COPY, MOVE or DELETE half done would
-// leave a tree that is neither the old one nor the new one.
-func (h *Handler) operationContext(r *http.Request) context.Context {
-	return context.WithoutCancel(r.Context())
 }

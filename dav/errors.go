@@ -32,6 +32,8 @@ func storageError(name string, err error) error {
 	switch {
 	case errors.As(err, &he):
 		return he
+	case stopped(err):
+		return &httpError{http.StatusServiceUnavailable, name + ": operation stopped before its end", err}
 	case errors.Is(err, fs.ErrNotExist):
 		return &httpError{http.StatusNotFound, name + ": no such resource", err}
 	case errors.Is(err, storage.ErrNoParent), errors.Is(err, syscall.ENOTDIR):
