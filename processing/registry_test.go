@@ -194,19 +194,19 @@ func TestWriteMetrics(t *testing.T) {
 	}
 	got := parseMetrics(t, b.String())
 	for key, want := range map[string]string{
-		`davd_requests_total{method="COPY",status="201"}`:                "2",
-		`davd_requests_total{method="GET",status="200"}`:                 "1",
-		`davd_requests_total{method="other",status="405"}`:               "1",
-		`davd_request_duration_seconds_count{method="COPY"}`:             "2",
-		`davd_request_duration_seconds_bucket{method="COPY",le="+Inf"}`:  "2",
-		`davd_request_duration_seconds_bucket{method="COPY",le="0.005"}`: "2",
-		`davd_interim_responses_total{method="COPY"}`:                    "3",
-		`davd_response_bytes_total{method="GET"}`:                        "10",
-		`davd_response_bytes_total{method="other"}`:                      "20",
-		`davd_operation_resources_total{method="COPY"}`:                  "6",
-		`davd_operation_bytes_total{method="COPY"}`:                      "600",
-		`davd_requests_in_flight`:                                        "1",
-		`davd_operations_in_flight`:                                      "1",
+		`davd_requests_total{method="COPY",status="201"}`:               "2",
+		`davd_requests_total{method="GET",status="200"}`:                "1",
+		`davd_requests_total{method="other",status="405"}`:              "1",
+		`davd_request_duration_seconds_count{method="COPY"}`:            "2",
+		`davd_request_duration_seconds_bucket{method="COPY",le="+Inf"}`: "2",
+		`davd_request_duration_seconds_bucket{method="COPY",le="1800"}`: "2",
+		`davd_interim_responses_total{method="COPY"}`:                   "3",
+		`davd_response_bytes_total{method="GET"}`:                       "10",
+		`davd_response_bytes_total{method="other"}`:                     "20",
+		`davd_operation_resources_total{method="COPY"}`:                 "6",
+		`davd_operation_bytes_total{method="COPY"}`:                     "600",
+		`davd_requests_in_flight`:                                       "1",
+		`davd_operations_in_flight`:                                     "1",
 	} {
 		if got[key] != want {
 			t.Errorf("%s = %q, want %q", key, got[key], want)
