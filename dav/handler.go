@@ -46,10 +46,10 @@ type Config struct {
 
 // Handler serves WebDAV over a storage backend.
 type Handler struct {
-	prefix     string
-	readOnly   bool
-	fs         *storage.FileSystem
-	state      state.Store
+	prefix       string
+	readOnly     bool
+	fs           *storage.FileSystem
+	state        state.Store
 	processing   processing.Config
 	log          *slog.Logger
 	ops          *processing.Registry

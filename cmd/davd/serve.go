@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"davd/dav"
+	"davd/processing"
 	"davd/storage"
 	"davd/storage/state"
 )
@@ -35,6 +35,11 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--addr: %w", err)
 	}
 	defer ln.Close()
+	adm, err := listenAdmin(cfg.adminAddr)
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 	backend, err := storage.Open(cfg.storage, cfg.readOnly)
 	if err != nil {
 		return err
@@ -49,11 +54,19 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer st.Close()
+	// lifetime outlives every request: it is cancelled only when the
+	// shutdown timeout has passed, to stop operations that still run.
+	lifetime, abort := context.WithCancel(context.Background())
+	defer abort()
+	ops := processing.NewRegistry(cfg.processing.After)
 	handler, err := dav.NewHandler(backend.FileSystem(), st, dav.Config{
-		Prefix:     cfg.prefix,
-		ReadOnly:   cfg.readOnly,
-		Processing: cfg.processing,
-		Logger:     cfg.logger,
+		Prefix:       cfg.prefix,
+		ReadOnly:     cfg.readOnly,
+		Processing:   cfg.processing,
+		Logger:       cfg.logger,
+		Operations:   ops,
+		OnDisconnect: cfg.onDisconnect,
+		Lifetime:     lifetime,
 	})
 	if err != nil {
 		return fmt.Errorf("--prefix: %w", err)
@@ -68,6 +81,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	}
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "version", version())
+	adm.serve(ops, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
@@ -79,15 +93,5 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return err
 	case <-ctx.Done():
 	}
-	cfg.logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		cfg.logger.Warn("shutdown timed out; closing connections", "err", err)
-		srv.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return drain(srv, served, cfg, abort, ops, adm)
 }
