@@ -19,10 +19,12 @@ type memberFailure struct {
 }
 
 // treeVisit reports each handled resource as progress and collects
-// failures under base's hrefs. Members left undone because the operation
+// failures under base's hrefs. With countBytes it also counts each
+// resource's size; a copy counts its bytes as they go instead (see
+// storage.WithCopied). Members left undone because the operation
 // was stopped are answered 503 and not logged one by one: a stopped
 // operation is logged once, by the caller of stoppedLog.
-func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure) storage.Visit {
+func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure, countBytes bool) storage.Visit {
 	progress := processing.FromContext(ctx)
 	return func(rel string, isDir bool, size int64, err error) {
 		name := path.Join(base, rel)
@@ -42,7 +44,9 @@ func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]member
 			return
 		}
 		progress.AddResource(h.prefix + name)
-		progress.AddBytes(size)
+		if countBytes {
+			progress.AddBytes(size)
+		}
 	}
 }
 
@@ -127,7 +131,7 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if exists {
 		// RFC 4918 §9.8.4: an overwritten destination is deleted first.
 		var failures []memberFailure
-		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures)); err != nil {
+		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, true)); err != nil {
 			return storageError(dst, err)
 		}
 		if len(failures) > 0 {
@@ -139,7 +143,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 		}
 	}
 	var failures []memberFailure
-	if err := h.fs.CopyTree(ctx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures)); err != nil {
+	copyCtx := storage.WithCopied(ctx, progress.AddBytes)
+	if err := h.fs.CopyTree(copyCtx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures, false)); err != nil {
 		h.logStopped(ctx, r)
 		return storageError(dst, err)
 	}
@@ -256,7 +261,7 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 		processing.FromContext(ctx).SetTotal(1, fi.Size())
 	}
 	var failures []memberFailure
-	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures)); err != nil {
+	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures, true)); err != nil {
 		return storageError(r.URL.Path, err)
 	}
 	h.logStopped(ctx, r)

@@ -324,6 +324,7 @@ func copyContent(ctx context.Context, dst afero.File, src afero.File) (int64, er
 			w, r = d, s // the concrete types, for ReadFrom's fast path
 		}
 	}
+	copied := copiedFunc(ctx)
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -331,6 +332,7 @@ func copyContent(ctx context.Context, dst afero.File, src afero.File) (int64, er
 		}
 		n, err := io.CopyN(w, r, copyChunk)
 		total += n
+		copied(n)
 		if err == io.EOF {
 			return total, nil
 		}

@@ -107,3 +107,31 @@ func (c cancelOnCreate) OpenFile(name string, flag int, perm os.FileMode) (afero
 	}
 	return c.Fs.OpenFile(name, flag, perm)
 }
+
+// TestCopyReportsChunks checks that WithCopied hears of a large file's
+// bytes chunk by chunk, and of every byte exactly once.
+func TestCopyReportsChunks(t *testing.T) {
+	t.Parallel()
+	for name, backend := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			size := 2*copyChunk + 1
+			afero.WriteFile(backend, "/big", make([]byte, size), 0o644)
+			var calls []int64
+			var sum int64
+			ctx := WithCopied(context.Background(), func(n int64) {
+				calls = append(calls, n)
+				sum += n
+			})
+			var visited int64
+			err := NewFileSystem(backend).CopyTree(ctx, "/big", "/copy", true, func(_ string, _ bool, n int64, err error) {
+				visited += n
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum != int64(size) || visited != int64(size) || len(calls) < 3 {
+				t.Errorf("heard of %d bytes in %d calls, visit of %d; want %d in 3 or more", sum, len(calls), visited, size)
+			}
+		})
+	}
+}
