@@ -109,7 +109,8 @@ func destinationPath(d string) string {
 }
 
 // End stops tracking the operation, records it in the metrics, and
-// returns its final state. Call it once, after the response is finished.
+// returns its final state. Call it after the response is finished; later
+// calls only return the state again.
 func (op *Operation) End() OperationInfo {
 	info := op.info(time.Now())
 	r := op.reg
@@ -118,6 +119,9 @@ func (op *Operation) End() OperationInfo {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.ops[op]; !ok {
+		return info // ended before: counted once
+	}
 	delete(r.ops, op)
 	if len(r.ops) == 0 {
 		close(r.empty)

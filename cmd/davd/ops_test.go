@@ -482,7 +482,7 @@ func TestShutdownDrains(t *testing.T) {
 					t.Errorf("log lacks %q", want)
 				}
 			}
-			if strings.Contains(d.logs.String(), "operations still running at exit") {
+			if strings.Contains(d.logs.String(), "requests still running at exit") {
 				t.Error("an operation outlived the server")
 			}
 		})
