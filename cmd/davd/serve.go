@@ -77,10 +77,11 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		// long as the operation needs, which 102 Processing covers.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+
 		// Every request's context ends with lifetime, at the end of the
 		// shutdown timeout.
 		BaseContext: func(net.Listener) context.Context { return lifetime },
-		ErrorLog:    slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 	}
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "version", version())
