@@ -258,6 +258,7 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	ctx, release := h.operationContext(r)
 	defer release()
 	if !fi.IsDir() {
+		// A collection's total would take a walk of its own (see COPY).
 		processing.FromContext(ctx).SetTotal(1, fi.Size())
 	}
 	var failures []memberFailure
