@@ -65,6 +65,11 @@ func writeError(w http.ResponseWriter, err error) {
 			return
 		}
 		he = &httpError{status: http.StatusInternalServerError, reason: "internal error", err: err}
+		if stopped(err) {
+			// The client went away (or the server is shutting down)
+			// while the state was consulted: nothing failed.
+			he = &httpError{status: http.StatusServiceUnavailable, reason: "request stopped before its end", err: err}
+		}
 	}
 	h := w.Header()
 	h.Del("Content-Length")

@@ -17,7 +17,9 @@ type OnDisconnect int
 
 const (
 	// FinishOnDisconnect lets the operation run to its end and logs the
-	// result. It is the default because a tree operation stopped half way
+	// result. (A client that goes away while the request's preconditions
+	// are still being checked, before anything changed, stops it in either
+	// mode.) It is the default because a tree operation stopped half way
 	// leaves a tree that is neither the old one nor the new one: some
 	// members copied, moved or deleted, others not, with no client left to
 	// tell which. The client most likely retries; finding the work done is

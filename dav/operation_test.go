@@ -263,3 +263,24 @@ poll:
 		t.Errorf("%d requests still in flight after the COPY", n)
 	}
 }
+
+// TestStoppedIsNotInternal checks the status of a request stopped while it
+// consulted the state (its context ended): 503, not 500.
+func TestStoppedIsNotInternal(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("state: query: %w", context.Canceled), http.StatusServiceUnavailable},
+		{context.DeadlineExceeded, http.StatusServiceUnavailable},
+		{fmt.Errorf("state: disk on fire"), http.StatusInternalServerError},
+		{storageError("/a", fmt.Errorf("copy /a: %w", context.Canceled)), http.StatusServiceUnavailable},
+	} {
+		rec := httptest.NewRecorder()
+		writeError(rec, tt.err)
+		if rec.Code != tt.want {
+			t.Errorf("writeError(%v) = %d, want %d", tt.err, rec.Code, tt.want)
+		}
+	}
+}

@@ -351,6 +351,16 @@ func TestClientDisconnect(t *testing.T) {
 			if err != nil || !strings.HasPrefix(line, "HTTP/1.1 102") {
 				t.Fatalf("first response line %q, %v", line, err)
 			}
+			// Go away once the copying has begun, not while the COPY's
+			// preconditions are checked.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if _, err := os.Stat(filepath.Join(dir, "copy")); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the copy did not begin")
+				}
+			}
 			conn.Close()
 
 			logLine := d.logs.waitFor(t, `msg=request method=COPY path=/tree status=\d+ duration=\S+`)
