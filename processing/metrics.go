@@ -7,16 +7,21 @@ import (
 	"strconv"
 )
 
-// durationBuckets are the upper bounds, in seconds, of the request
+// durationBuckets (read only) are the upper bounds, in seconds, of the request
 // duration histogram: from a quick GET to an operation that needs 102s for
 // half an hour.
 var durationBuckets = []float64{0.005, 0.025, 0.1, 0.5, 1, 5, 20, 60, 300, 1800}
 
-// metricMethods are the methods given their own label value; any other
-// becomes "other", so that clients cannot grow the series without bound.
-var metricMethods = map[string]bool{
-	"OPTIONS": true, "GET": true, "HEAD": true, "PUT": true, "DELETE": true, "MKCOL": true,
-	"COPY": true, "MOVE": true, "PROPFIND": true, "PROPPATCH": true, "LOCK": true, "UNLOCK": true,
+// metricMethod returns the label value for method: itself for the methods
+// davd serves, "other" for any other, so that clients cannot grow the
+// series without bound.
+func metricMethod(method string) string {
+	switch method {
+	case "OPTIONS", "GET", "HEAD", "PUT", "DELETE", "MKCOL",
+		"COPY", "MOVE", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK":
+		return method
+	}
+	return "other"
 }
 
 // metrics are the counters of finished requests, kept by a Registry under
@@ -47,10 +52,7 @@ func (m *metrics) observe(info OperationInfo) {
 		m.byMethod = make(map[string]*methodMetrics)
 		m.histogram = make(map[string][]uint64)
 	}
-	method := info.Method
-	if !metricMethods[method] {
-		method = "other"
-	}
+	method := metricMethod(info.Method)
 	status := info.Status
 	if status == 0 {
 		status = 200 // net/http's implicit status for a handler that wrote nothing

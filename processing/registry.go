@@ -51,8 +51,15 @@ func NewRegistry(slowAfter time.Duration) *Registry {
 	return r
 }
 
-// treeMethods are listed from their start: their cost grows with the tree.
-var treeMethods = map[string]bool{"COPY": true, "MOVE": true, "DELETE": true, "PROPFIND": true, "LOCK": true}
+// isTreeMethod reports whether requests with method are listed from their
+// start: their cost grows with the tree.
+func isTreeMethod(method string) bool {
+	switch method {
+	case "COPY", "MOVE", "DELETE", "PROPFIND", "LOCK":
+		return true
+	}
+	return false
+}
 
 // Operation is one request being tracked by a Registry.
 type Operation struct {
@@ -203,7 +210,7 @@ func (r *Registry) Operations() []OperationInfo {
 	r.mu.Unlock()
 	list := make([]OperationInfo, 0, len(ops))
 	for _, op := range ops {
-		if info := op.info(now); treeMethods[op.method] || info.Long {
+		if info := op.info(now); isTreeMethod(op.method) || info.Long {
 			list = append(list, info)
 		}
 	}
