@@ -14,17 +14,18 @@ import (
 // memberFailure is a member of a COPY, MOVE or DELETE that could not be
 // handled, reported in a 207 (RFC 4918 §9.6.1, §9.8.8, §9.9.4).
 type memberFailure struct {
+	name   string
 	href   string
 	status int
 }
 
 // treeVisit reports each handled resource as progress and collects
-// failures under base's hrefs. With countBytes it also counts each
-// resource's size; a copy counts its bytes as they go instead (see
-// storage.WithCopied). Members left undone because the operation
-// was stopped are answered 503 and not logged one by one: a stopped
-// operation is logged once, by the caller of stoppedLog.
-func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure, countBytes bool) storage.Visit {
+// failures under base's hrefs. removed is nil for a copy, which counts
+// its bytes as they go (see storage.WithCopied); a removal counts each
+// resource's size and records it in removed. Members left undone because
+// the operation was stopped are answered 503 and not logged one by one: a
+// stopped operation is logged once, by logStopped.
+func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure, removed *removedState) storage.Visit {
 	progress := processing.FromContext(ctx)
 	return func(rel string, isDir bool, size int64, err error) {
 		name := path.Join(base, rel)
@@ -37,15 +38,16 @@ func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]member
 			case errors.As(storageError(name, err), &he):
 				status = he.status
 			}
-			*failures = append(*failures, memberFailure{h.hrefFor(name, isDir), status})
+			*failures = append(*failures, memberFailure{name, h.hrefFor(name, isDir), status})
 			if !stopped(err) {
 				h.log.Warn("member failed", "path", name, "err", err)
 			}
 			return
 		}
 		progress.AddResource(h.prefix + name)
-		if countBytes {
+		if removed != nil {
 			progress.AddBytes(size)
+			removed.removed(name, isDir)
 		}
 	}
 }
@@ -131,20 +133,26 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if exists {
 		// RFC 4918 §9.8.4: an overwritten destination is deleted first.
 		var failures []memberFailure
-		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, true)); err != nil {
+		removed, err := h.newRemovedState(ctx, dst)
+		if err != nil {
+			return err
+		}
+		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, removed)); err != nil {
 			return storageError(dst, err)
 		}
 		if len(failures) > 0 {
+			removed.flush()
 			h.logStopped(ctx, r)
 			return h.writeFailures(w, failures, 0)
 		}
+		removed.complete()
 		if err := h.state.DeleteTree(stateCtx, dst); err != nil {
 			return err
 		}
 	}
 	var failures []memberFailure
 	copyCtx := storage.WithCopied(ctx, progress.AddBytes)
-	if err := h.fs.CopyTree(copyCtx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures, false)); err != nil {
+	if err := h.fs.CopyTree(copyCtx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures, nil)); err != nil {
 		h.logStopped(ctx, r)
 		return storageError(dst, err)
 	}
@@ -155,6 +163,14 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	}
 	if err != nil {
 		return err
+	}
+	// The properties of members that were not copied must not wait at
+	// their names for a resource created there later. A failed collection
+	// may hold copied members, which lose theirs: the 207 reports it failed.
+	for _, f := range failures {
+		if err := h.state.DeleteTree(stateCtx, f.name); err != nil {
+			return err
+		}
 	}
 	h.logStopped(ctx, r)
 	return h.writeFailures(w, failures, createdOrReplaced(exists))
@@ -262,11 +278,18 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 		processing.FromContext(ctx).SetTotal(1, fi.Size())
 	}
 	var failures []memberFailure
-	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures, true)); err != nil {
+	removed, err := h.newRemovedState(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures, removed)); err != nil {
 		return storageError(r.URL.Path, err)
 	}
 	h.logStopped(ctx, r)
-	if len(failures) == 0 {
+	if len(failures) > 0 {
+		removed.flush()
+	} else {
+		removed.complete()
 		if err := h.state.DeleteTree(context.WithoutCancel(ctx), name); err != nil {
 			return err
 		}

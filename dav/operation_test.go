@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,6 +283,113 @@ func TestStoppedIsNotInternal(t *testing.T) {
 		writeError(rec, tt.err)
 		if rec.Code != tt.want {
 			t.Errorf("writeError(%v) = %d, want %d", tt.err, rec.Code, tt.want)
+		}
+	}
+}
+
+// failRemove refuses to remove one path, as a file the server may not
+// delete would.
+type failRemove struct {
+	afero.Fs
+	path string
+}
+
+func (f failRemove) Remove(name string) error {
+	if name == f.path {
+		return os.ErrPermission
+	}
+	return f.Fs.Remove(name)
+}
+
+// TestPartialDeleteState deletes a tree of which one member cannot be
+// removed. The dead properties and locks of the removed members must go
+// with them (a resource created later under the same name starts clean),
+// while the member left in place keeps its own.
+func TestPartialDeleteState(t *testing.T) {
+	t.Parallel()
+	mem := afero.NewMemMapFs()
+	srv := testServer(t, failRemove{mem, "/t/b/keep"}, Config{})
+	for _, p := range []string{"/t", "/t/a", "/t/b", "/t/c"} {
+		mem.MkdirAll(p, 0o755)
+	}
+	files := []string{"/t/a/f", "/t/b/keep", "/t/b/gone", "/t/c/x"}
+	for _, p := range files {
+		afero.WriteFile(mem, p, []byte("x"), 0o644)
+	}
+	for _, p := range append(files, "/t/c") {
+		r := do(t, "PROPPATCH", srv.URL+p, nil, `<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:x"><D:set><D:prop><X:p>old</X:p></D:prop></D:set></D:propertyupdate>`)
+		if r.status != http.StatusMultiStatus || !strings.Contains(r.body, "200 OK") {
+			t.Fatalf("PROPPATCH %s = %d %s", p, r.status, r.body)
+		}
+	}
+	lock := do(t, "LOCK", srv.URL+"/t/b/gone", nil, `<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`)
+	token := lock.header.Get("Lock-Token")
+	if lock.status != http.StatusOK || token == "" {
+		t.Fatalf("LOCK = %d", lock.status)
+	}
+
+	del := do(t, "DELETE", srv.URL+"/t", map[string]string{"If": "<" + srv.URL + "/t/b/gone> (" + token + ")"}, "")
+	if del.status != http.StatusMultiStatus || !strings.Contains(del.body, "/t/b/keep") {
+		t.Fatalf("DELETE = %d %s", del.status, del.body)
+	}
+
+	for _, p := range []string{"/t/a", "/t/c"} {
+		if r := do(t, "MKCOL", srv.URL+p, nil, ""); r.status != http.StatusCreated {
+			t.Fatalf("MKCOL %s = %d", p, r.status)
+		}
+	}
+	for _, p := range []string{"/t/a/f", "/t/b/gone", "/t/c/x"} {
+		if r := do(t, "PUT", srv.URL+p, nil, "new"); r.status != http.StatusCreated {
+			t.Errorf("PUT %s over a removed resource = %d %s (a lock outlived it?)", p, r.status, r.body)
+		}
+	}
+	for _, p := range []string{"/t/a/f", "/t/b/gone", "/t/c/x", "/t/c", "/t/b/keep"} {
+		r := do(t, "PROPFIND", srv.URL+p, map[string]string{"Depth": "0"}, "")
+		if has := strings.Contains(r.body, ">old<"); has != (p == "/t/b/keep") {
+			t.Errorf("%s has the old property: %v, want %v", p, has, p == "/t/b/keep")
+		}
+	}
+}
+
+// failRename refuses the first rename of anything to one path.
+type failRename struct {
+	afero.Fs
+	path   string
+	failed *atomic.Bool
+}
+
+func (f failRename) Rename(oldname, newname string) error {
+	if newname == f.path && f.failed.CompareAndSwap(false, true) {
+		return os.ErrPermission
+	}
+	return f.Fs.Rename(oldname, newname)
+}
+
+// TestPartialCopyState copies a tree of which one member cannot be
+// copied: the copied members get their dead properties, and the member
+// that is missing leaves none waiting at its name.
+func TestPartialCopyState(t *testing.T) {
+	t.Parallel()
+	mem := afero.NewMemMapFs()
+	srv := testServer(t, failRename{mem, "/copy/skip", new(atomic.Bool)}, Config{})
+	mem.MkdirAll("/t", 0o755)
+	for _, p := range []string{"/t/ok", "/t/skip"} {
+		afero.WriteFile(mem, p, []byte("x"), 0o644)
+		r := do(t, "PROPPATCH", srv.URL+p, nil, `<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:x"><D:set><D:prop><X:p>old</X:p></D:prop></D:set></D:propertyupdate>`)
+		if r.status != http.StatusMultiStatus {
+			t.Fatalf("PROPPATCH %s = %d", p, r.status)
+		}
+	}
+	if r := do(t, "COPY", srv.URL+"/t", map[string]string{"Destination": srv.URL + "/copy"}, ""); r.status != http.StatusMultiStatus || !strings.Contains(r.body, "/copy/skip") {
+		t.Fatalf("COPY = %d %s", r.status, r.body)
+	}
+	if r := do(t, "PUT", srv.URL+"/copy/skip", nil, "new"); r.status != http.StatusCreated {
+		t.Fatalf("PUT = %d", r.status)
+	}
+	for p, want := range map[string]bool{"/copy/ok": true, "/copy/skip": false} {
+		r := do(t, "PROPFIND", srv.URL+p, map[string]string{"Depth": "0"}, "")
+		if has := strings.Contains(r.body, ">old<"); has != want {
+			t.Errorf("%s has the copied property: %v, want %v", p, has, want)
 		}
 	}
 }
