@@ -182,10 +182,11 @@ func (h *Handler) logStopped(ctx context.Context, r *http.Request) {
 	if ctx.Err() == nil {
 		return
 	}
-	cause := context.Cause(ctx)
+	// The lifetime's end also ends the request's context, so it is asked
+	// first: the cause of ctx may be either.
 	reason := "client went away"
-	if errors.Is(cause, errShuttingDown) {
-		reason = cause.Error()
+	if h.lifetime.Err() != nil || errors.Is(context.Cause(ctx), errShuttingDown) {
+		reason = errShuttingDown.Error()
 	}
 	h.log.Warn("operation stopped before its end", "method", r.Method, "path", r.URL.Path, "reason", reason)
 }

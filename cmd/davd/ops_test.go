@@ -396,19 +396,21 @@ func TestClientDisconnect(t *testing.T) {
 func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		name     string
-		timeout  string
-		complete bool
+		name         string
+		timeout      string
+		onDisconnect string
+		complete     bool
 	}{
-		{"finishes within the timeout", "30s", true},
-		{"stopped at the timeout", "300ms", false},
+		{"finishes within the timeout", "30s", "finish", true},
+		{"stopped at the timeout", "300ms", "finish", false},
+		{"stopped at the timeout, on-disconnect stop", "300ms", "stop", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			diskTree(t, dir)
 			d := runDavd(t, "--storage", "file://"+dir+"?latency=15ms", "--shutdown-timeout", tt.timeout,
-				"--admin-addr", "127.0.0.1:0",
+				"--admin-addr", "127.0.0.1:0", "--on-disconnect", tt.onDisconnect,
 				"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "0")
 
 			var mu sync.Mutex
