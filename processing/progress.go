@@ -142,10 +142,8 @@ func appendQuoted(b []byte, s string) []byte {
 
 // interimValue returns the Progress header value for a 102, or "" while
 // nothing has been recorded: an all-zero header tells the client nothing.
-// A known total is worth telling even before any work is done ("0/1" for
-// a MOVE, whose single rename may be slow).
 func (p *Progress) interimValue() string {
-	if res, totalRes, n, totalN, _ := p.Snapshot(); res == 0 && n == 0 && totalRes == 0 && totalN == 0 {
+	if res, _, n, _, _ := p.Snapshot(); res == 0 && n == 0 {
 		return ""
 	}
 	return p.Header()
