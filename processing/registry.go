@@ -141,13 +141,16 @@ func (op *Operation) End() OperationInfo {
 // as the log line of a finished long operation reports it.
 type OperationInfo struct {
 	// ID identifies the operation among those of this server run.
-	ID     string `json:"id"`
+	ID string `json:"id"`
+	// Method and Path are the request's method and URL path.
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	// Destination is the path of a COPY's or MOVE's Destination header.
-	Destination string    `json:"destination,omitempty"`
-	User        string    `json:"user,omitempty"`
-	Start       time.Time `json:"start"`
+	Destination string `json:"destination,omitempty"`
+	// User is the authenticated user, "" when anonymous.
+	User string `json:"user,omitempty"`
+	// Start is when the request began.
+	Start time.Time `json:"start"`
 	// Seconds is how long the operation has run (or ran).
 	Seconds float64 `json:"seconds"`
 	// Resources and Bytes are the work done so far; the totals are 0 when
