@@ -48,6 +48,8 @@ func storageError(name string, err error) error {
 		return &httpError{http.StatusMethodNotAllowed, name + ": already exists", err}
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return &httpError{http.StatusInsufficientStorage, name + ": no space left", err}
+	case errors.Is(err, storage.ErrLoop), errors.Is(err, syscall.ELOOP):
+		return &httpError{http.StatusLoopDetected, name + ": symbolic link loop", err}
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		return &httpError{http.StatusRequestURITooLong, name + ": name too long", err}
 	}

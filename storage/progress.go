@@ -8,8 +8,9 @@ type copiedKey struct{}
 // WithCopied returns a context under which CopyTree calls fn with the
 // number of bytes of file content it has just copied, after every chunk
 // (at most 8 MiB) rather than once per file: progress then rises during a
-// large file instead of jumping at its end. fn is called from the goroutine
-// running CopyTree. Visit is still told each file's size as well.
+// large file instead of jumping at its end. CopyTree copies subtrees in
+// several goroutines, so fn must be safe for concurrent use. Visit is
+// still told each file's size as well.
 func WithCopied(ctx context.Context, fn func(n int64)) context.Context {
 	return context.WithValue(ctx, copiedKey{}, fn)
 }

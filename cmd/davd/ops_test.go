@@ -114,22 +114,23 @@ func (d *davdRun) stop(t *testing.T, limit time.Duration) time.Duration {
 	return time.Since(start)
 }
 
-// diskTree makes dir/tree with 4 collections of 6 files of 100 bytes on
-// disk, before davd serves dir: through slowed storage it would take
-// seconds. Its COPY makes 29 resources and 2400 bytes.
-func diskTree(t *testing.T, dir string) {
+// diskTree makes dir/tree with dirs collections of files files of 100
+// bytes each on disk, before davd serves dir: through slowed storage it
+// would take seconds. It returns the number of files.
+func diskTree(t *testing.T, dir string, dirs, files int) int {
 	t.Helper()
-	for i := range 4 {
+	for i := range dirs {
 		sub := filepath.Join(dir, "tree", fmt.Sprintf("d%d", i))
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for j := range 6 {
+		for j := range files {
 			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%d", j)), bytes.Repeat([]byte("x"), 100), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	return dirs * files
 }
 
 // checkCopy walks a copied tree on disk: every file must be complete and
@@ -190,7 +191,7 @@ var metricSample = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-z
 func TestAdminDuringSlowCopy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	diskTree(t, dir)
+	diskTree(t, dir, 4, 6) // a COPY of 29 resources, 2400 bytes
 	d := runDavd(t, "--storage", "file://"+dir+"?latency=15ms", "--admin-addr", "127.0.0.1:0",
 		"--processing-after", "200ms", "--processing-interval", "200ms", "--processing-max", "0")
 	if d.admin == "" {
@@ -328,7 +329,9 @@ func TestClientDisconnect(t *testing.T) {
 	for _, mode := range []string{"finish", "stop"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			diskTree(t, dir)
+			// Big enough that the COPY, whose collections are copied by
+			// several goroutines, still runs when it is stopped.
+			all := diskTree(t, dir, 8, 8)
 			d := runDavd(t, "--storage", "file://"+dir+"?latency=15ms", "--on-disconnect", mode,
 				"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "0")
 			// One request without keep-alive first: the server's accept
@@ -345,7 +348,7 @@ func TestClientDisconnect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(conn, "COPY /tree HTTP/1.1\r\nHost: %s\r\nDestination: %s/copy\r\n\r\n", addr, d.base)
+			fmt.Fprintf(conn, "COPY /tree HTTP/1.1\r\nHost: %s\r\nUser-Agent: davd-test\r\nDestination: %s/copy\r\n\r\n", addr, d.base)
 			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 			line, err := bufio.NewReader(conn).ReadString('\n')
 			if err != nil || !strings.HasPrefix(line, "HTTP/1.1 102") {
@@ -368,12 +371,12 @@ func TestClientDisconnect(t *testing.T) {
 			stoppedLog := strings.Contains(d.logs.String(), `msg="operation stopped before its end" method=COPY path=/tree reason="client went away"`)
 			switch mode {
 			case "finish":
-				if files != 24 || !strings.Contains(logLine, "status=201") || stoppedLog {
-					t.Errorf("finish: %d of 24 files copied; %s", files, logLine)
+				if files != all || !strings.Contains(logLine, "status=201") || stoppedLog {
+					t.Errorf("finish: %d of %d files copied; %s", files, all, logLine)
 				}
 			case "stop":
-				if files >= 24 || !stoppedLog {
-					t.Errorf("stop: %d of 24 files copied, stopped logged %v; %s", files, stoppedLog, logLine)
+				if files >= all || !stoppedLog {
+					t.Errorf("stop: %d of %d files copied, stopped logged %v; %s", files, all, stoppedLog, logLine)
 				}
 			}
 
@@ -408,7 +411,9 @@ func TestShutdownDrains(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			diskTree(t, dir)
+			// Big enough that the COPY, whose collections are copied by
+			// several goroutines, still runs when it is stopped.
+			all := diskTree(t, dir, 8, 8)
 			d := runDavd(t, "--storage", "file://"+dir+"?latency=15ms", "--shutdown-timeout", tt.timeout,
 				"--admin-addr", "127.0.0.1:0", "--on-disconnect", tt.onDisconnect,
 				"--processing-after", "100ms", "--processing-interval", "100ms", "--processing-max", "0")
@@ -472,8 +477,8 @@ func TestShutdownDrains(t *testing.T) {
 			mu.Unlock()
 			files := checkCopy(t, filepath.Join(dir, "copy"))
 			if tt.complete {
-				if res.status != http.StatusCreated || files != 24 {
-					t.Errorf("COPY = %d with %d of 24 files", res.status, files)
+				if res.status != http.StatusCreated || files != all {
+					t.Errorf("COPY = %d with %d of %d files", res.status, files, all)
 				}
 				if after < 2 {
 					t.Errorf("only %d 102s during the shutdown", after)
@@ -486,8 +491,8 @@ func TestShutdownDrains(t *testing.T) {
 			if res.status != http.StatusMultiStatus || !strings.Contains(res.body, "503 Service Unavailable") {
 				t.Errorf("stopped COPY answered %d:\n%s", res.status, res.body)
 			}
-			if files >= 24 {
-				t.Errorf("COPY not stopped: %d files", files)
+			if files >= all {
+				t.Errorf("COPY not stopped: %d of %d files", files, all)
 			}
 			for _, want := range []string{"shutdown timeout passed", `reason="server shutting down"`} {
 				if !strings.Contains(d.logs.String(), want) {
