@@ -42,6 +42,16 @@ type Config struct {
 	// at its next member, whatever OnDisconnect says: a server cancels it
 	// when its shutdown timeout has passed. nil means never.
 	Lifetime context.Context
+	// Permissions limits what the handler's user may do, and where; nil
+	// allows everything (ReadOnly still applies). Authentication happens
+	// in front of the handler, which serves one user or one set of users
+	// with the same rights: give each its own Handler.
+	Permissions *Permissions
+	// Challenge, when set, is the WWW-Authenticate value sent with a 401
+	// instead of a 403 when Permissions refuse a request that has no user:
+	// clients send credentials only when asked, so an anonymous client
+	// that may read but not write learns that signing in would help.
+	Challenge string
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -52,6 +62,8 @@ type Handler struct {
 	state        state.Store
 	processing   processing.Config
 	log          *slog.Logger
+	perms        *Permissions // nil: everything allowed
+	challenge    string
 	ops          *processing.Registry
 	onDisconnect OnDisconnect
 	lifetime     context.Context
@@ -66,6 +78,13 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 	}
 	if st == nil {
 		return nil, errors.New("dav: a state store is required")
+	}
+	var perms *Permissions
+	if cfg.Permissions != nil {
+		perms = &Permissions{Default: cfg.Permissions.Default, Rules: append([]Rule(nil), cfg.Permissions.Rules...)}
+		if err := perms.Check(); err != nil {
+			return nil, fmt.Errorf("dav: %w", err)
+		}
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -86,6 +105,8 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		state:        st,
 		processing:   cfg.Processing,
 		log:          logger,
+		perms:        perms,
+		challenge:    cfg.Challenge,
 		ops:          ops,
 		onDisconnect: cfg.OnDisconnect,
 		lifetime:     lifetime,
@@ -122,14 +143,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if info := op.End(); info.Long {
 			h.logOperation(r.Context(), info)
 		}
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
+		attrs := []slog.Attr{slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", statusOrOK(pw.Status())),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("bytes", pw.BytesWritten()),
 			slog.Int("interim", pw.InterimSent()),
-		)
+		}
+		if user := UserFrom(r.Context()); user != "" {
+			attrs = append(attrs, slog.String("user", user))
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	h.serve(pw, r)
 }
@@ -163,6 +187,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusForbidden, "this server is read-only"))
 		return
 	}
+	if err := h.checkMethod(r, name); err != nil {
+		h.refuse(w, r, err)
+		return
+	}
 	if r.Method != http.MethodPut && r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxXMLBody)
 	}
@@ -190,8 +218,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		err = errorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
 	}
 	if err != nil {
-		writeError(w, err)
+		h.refuse(w, r, err)
 	}
+}
+
+// refuse answers err; a permission refusal of an anonymous request
+// becomes a 401 challenge when the handler has one.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	if h.challenge != "" && UserFrom(r.Context()) == "" && errors.As(err, &he) && errors.Is(he.err, errPermission) {
+		w.Header().Set("WWW-Authenticate", h.challenge)
+		err = &httpError{status: http.StatusUnauthorized, reason: he.reason + "; sign in for more", err: he.err}
+	}
+	writeError(w, err)
 }
 
 // allowAll lists every method the handler serves.

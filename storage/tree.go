@@ -478,6 +478,9 @@ const copyChunk = 8 << 20
 // permissions. The content goes to a reserved temporary name beside
 // dstName, renamed to dstName once complete; on failure or cancellation
 // the temporary file is removed, so dstName is either absent or complete.
+// Just before the rename, dstName is created exclusively, as before
+// temporary names were used: the copy still fails on anything already
+// there, a symbolic link included, instead of replacing it.
 func copyFile(ctx context.Context, src, dst collection, name, dstName string, fi os.FileInfo) (int64, error) {
 	in, err := src.open(name)
 	if err != nil {
@@ -494,13 +497,27 @@ func copyFile(ctx context.Context, src, dst collection, name, dstName string, fi
 		err = cerr
 	}
 	if err == nil {
-		err = hide(dst.rename(tmp, dstName))
+		err = claim(dst, dstName, fi.Mode().Perm())
+		if err == nil {
+			if err = hide(dst.rename(tmp, dstName)); err != nil {
+				dst.remove(dstName)
+			}
+		}
 	}
 	if err != nil {
 		dst.remove(tmp)
 		return 0, fmt.Errorf("copy %s: %w", name, err)
 	}
 	return n, nil
+}
+
+// claim creates the empty file name in dir, failing if anything is there.
+func claim(dir collection, name string, perm os.FileMode) error {
+	f, err := dir.create(name, perm)
+	if err != nil {
+		return hide(err)
+	}
+	return f.Close()
 }
 
 // copyContent copies between backend files, a chunk at a time, until EOF

@@ -58,34 +58,44 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	// shutdown timeout has passed, to stop operations that still run.
 	lifetime, abort := context.WithCancel(context.Background())
 	defer abort()
-	ops := processing.NewRegistry(cfg.processing.After)
-	handler, err := dav.NewHandler(backend.FileSystem(), st, dav.Config{
-		Prefix:       cfg.prefix,
-		ReadOnly:     cfg.readOnly,
-		Processing:   cfg.processing,
-		Logger:       cfg.logger,
-		Operations:   ops,
-		OnDisconnect: cfg.onDisconnect,
-		Lifetime:     lifetime,
-	})
-	if err != nil {
-		return fmt.Errorf("--prefix: %w", err)
+	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
+	var handler http.Handler
+	if cfg.users == nil && cfg.anonymous == nil {
+		handler, err = dav.NewHandler(backend.FileSystem(), st, tr.apply(dav.Config{
+			Prefix:     cfg.prefix,
+			ReadOnly:   cfg.readOnly,
+			Processing: cfg.processing,
+			Logger:     cfg.logger,
+		}))
+		if err != nil {
+			return fmt.Errorf("--prefix: %w", err)
+		}
+	} else {
+		rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
+		defer rs.close()
+		if handler, err = usersHandler(ctx, cfg, rs, tr); err != nil {
+			return err
+		}
 	}
 	srv := &http.Server{
 		Handler: handler,
 		// Headers must arrive promptly; bodies and responses may take as
 		// long as the operation needs, which 102 Processing covers.
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+		// "OPTIONS *" must reach the handler, which asks for credentials
+		// like it does for every other request when users are configured.
+		DisableGeneralOptionsHandler: true,
+		IdleTimeout:                  2 * time.Minute,
+		ErrorLog:                     slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 
 		// Every request's context ends with lifetime, at the end of the
 		// shutdown timeout.
 		BaseContext: func(net.Listener) context.Context { return lifetime },
 	}
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
-		"processing", cfg.processing.Mode.String(), "version", version())
-	adm.serve(ops, cfg.logger)
+		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
+		"version", version())
+	adm.serve(tr.ops, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
@@ -97,5 +107,5 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return err
 	case <-ctx.Done():
 	}
-	return drain(srv, served, cfg, abort, ops, adm)
+	return drain(srv, served, cfg, abort, tr.ops, adm)
 }
