@@ -505,3 +505,51 @@ func TestShutdownDrains(t *testing.T) {
 		})
 	}
 }
+
+// TestOperationsShowUser runs a slow COPY as a signed-in user: with users,
+// each has a handler of its own, and all of them report to the one
+// registry behind /operations.
+func TestOperationsShowUser(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	diskTree(t, filepath.Join(dir, "home", "alice"), 4, 6)
+	cfgFile := filepath.Join(dir, "davd.yaml")
+	writeFile(t, cfgFile, "users:\n  - name: alice\n    password: '"+userHash(t, "alice")+"'\n    root: home/alice\n    permissions: all\n")
+	d := runDavd(t, "--config", cfgFile, "--storage", "file://"+dir+"?latency=15ms", "--admin-addr", "127.0.0.1:0")
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("COPY", d.base+"/tree", nil)
+		req.Header.Set("Destination", d.base+"/copy")
+		req.Header.Set("Authorization", basicAuth("alice"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	var seen *processing.OperationInfo
+	for status := 0; status == 0; {
+		var list struct {
+			Operations []processing.OperationInfo `json:"operations"`
+		}
+		getJSON(t, d.admin+"/operations", &list)
+		for _, op := range list.Operations {
+			if op.Method == "COPY" {
+				seen = &op
+			}
+		}
+		select {
+		case status = <-done:
+			if status != http.StatusCreated {
+				t.Fatalf("COPY = %d", status)
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if seen == nil || seen.User != "alice" || seen.Path != "/tree" {
+		t.Errorf("/operations showed the COPY as %+v, want alice's", seen)
+	}
+}
