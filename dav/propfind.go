@@ -54,8 +54,12 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, name str
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
+	progress := processing.FromContext(ctx)
+	if depth == depthZero || !fi.IsDir() {
+		progress.SetTotal(1, 0) // otherwise unknown until the walk ends
+	}
 	ms := startMultistatus(w, h.processing.Interval)
-	walk := propfindWalk{h: h, ms: ms, req: req, progress: processing.FromContext(ctx)}
+	walk := propfindWalk{h: h, ms: ms, req: req, progress: progress}
 	if err := walk.run(ctx, name, fi, depth); err != nil {
 		h.log.Warn("PROPFIND ended early", "path", r.URL.Path, "err", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"davd/dav"
+	"davd/processing"
 	"davd/storage"
 	"davd/storage/state"
 )
@@ -35,6 +35,11 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--addr: %w", err)
 	}
 	defer ln.Close()
+	adm, err := listenAdmin(cfg.adminAddr)
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 	backend, err := storage.Open(cfg.storage, cfg.readOnly)
 	if err != nil {
 		return err
@@ -49,21 +54,26 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer st.Close()
+	// lifetime outlives every request: it is cancelled only when the
+	// shutdown timeout has passed, to stop operations that still run.
+	lifetime, abort := context.WithCancel(context.Background())
+	defer abort()
+	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
 	var handler http.Handler
 	if cfg.users == nil && cfg.anonymous == nil {
-		handler, err = dav.NewHandler(backend.FileSystem(), st, dav.Config{
+		handler, err = dav.NewHandler(backend.FileSystem(), st, tr.apply(dav.Config{
 			Prefix:     cfg.prefix,
 			ReadOnly:   cfg.readOnly,
 			Processing: cfg.processing,
 			Logger:     cfg.logger,
-		})
+		}))
 		if err != nil {
 			return fmt.Errorf("--prefix: %w", err)
 		}
 	} else {
 		rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
 		defer rs.close()
-		if handler, err = usersHandler(ctx, cfg, rs); err != nil {
+		if handler, err = usersHandler(ctx, cfg, rs, tr); err != nil {
 			return err
 		}
 	}
@@ -77,10 +87,15 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		DisableGeneralOptionsHandler: true,
 		IdleTimeout:                  2 * time.Minute,
 		ErrorLog:                     slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+
+		// Every request's context ends with lifetime, at the end of the
+		// shutdown timeout.
+		BaseContext: func(net.Listener) context.Context { return lifetime },
 	}
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
 		"version", version())
+	adm.serve(tr.ops, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
@@ -92,15 +107,5 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return err
 	case <-ctx.Done():
 	}
-	cfg.logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		cfg.logger.Warn("shutdown timed out; closing connections", "err", err)
-		srv.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return drain(srv, served, cfg, abort, tr.ops, adm)
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
-	"davd/dav/auth"
 	"davd/dav"
+	"davd/dav/auth"
 	"davd/storage"
 	"davd/storage/state"
 )
@@ -293,7 +293,7 @@ func (rs *roots) close() {
 // usersHandler builds the handler of a server with users or an anonymous
 // entry: one dav.Handler per user, each over its own root with its own
 // permissions, behind HTTP Basic authentication.
-func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, error) {
+func usersHandler(ctx context.Context, cfg config, rs *roots, tr tracking) (http.Handler, error) {
 	build := func(u userConfig) (http.Handler, error) {
 		challenge := ""
 		if u.name == "" && len(cfg.users) > 0 {
@@ -305,14 +305,14 @@ func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, err
 			return nil, fmt.Errorf("root of %s: %w", u.describe(), err)
 		}
 		perms := u.perms
-		return dav.NewHandler(r.backend.FileSystem(), r.st, dav.Config{
+		return dav.NewHandler(r.backend.FileSystem(), r.st, tr.apply(dav.Config{
 			Prefix:      cfg.prefix,
 			ReadOnly:    cfg.readOnly,
 			Processing:  cfg.processing,
 			Logger:      cfg.logger,
 			Permissions: &perms,
 			Challenge:   challenge,
-		})
+		}))
 	}
 	ac := auth.Config{
 		Realm:         cfg.realm,
