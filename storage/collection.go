@@ -3,6 +3,7 @@ package storage
 import (
 	"os"
 	"path"
+	"sync"
 
 	"github.com/spf13/afero"
 )
@@ -38,17 +39,26 @@ func (f *FileSystem) openCollection(name string) (collection, error) {
 		if err != nil {
 			return nil, hide(mapErr(err))
 		}
-		return rootCollection{r}, nil
+		return &rootCollection{r: r}, nil
 	}
 	return pathCollection{f.fs, name}, nil
 }
 
 // rootCollection is a collection of directory storage.
-type rootCollection struct{ r *os.Root }
+type rootCollection struct {
+	r *os.Root
 
-func (c rootCollection) list() (afero.File, error) { return c.open(".") }
+	// The directory's own descriptor, opened when a file is first
+	// created in it (see createHidden).
+	dirOnce sync.Once
+	dir     *os.File
+	dirNum  int
+	dirErr  error
+}
 
-func (c rootCollection) open(name string) (afero.File, error) {
+func (c *rootCollection) list() (afero.File, error) { return c.open(".") }
+
+func (c *rootCollection) open(name string) (afero.File, error) {
 	f, err := c.r.Open(name)
 	if err != nil {
 		return nil, mapErr(err) // never a nil *os.File in an interface
@@ -56,7 +66,7 @@ func (c rootCollection) open(name string) (afero.File, error) {
 	return f, nil
 }
 
-func (c rootCollection) create(name string, perm os.FileMode) (afero.File, error) {
+func (c *rootCollection) create(name string, perm os.FileMode) (afero.File, error) {
 	f, err := c.r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return nil, mapErr(err)
@@ -64,16 +74,16 @@ func (c rootCollection) create(name string, perm os.FileMode) (afero.File, error
 	return f, nil
 }
 
-func (c rootCollection) mkdir(name string, perm os.FileMode) error {
+func (c *rootCollection) mkdir(name string, perm os.FileMode) error {
 	return mapErr(c.r.Mkdir(name, perm))
 }
-func (c rootCollection) remove(name string) error { return mapErr(c.r.Remove(name)) }
-func (c rootCollection) rename(oldName, newName string) error {
+func (c *rootCollection) remove(name string) error { return mapErr(c.r.Remove(name)) }
+func (c *rootCollection) rename(oldName, newName string) error {
 	return mapErr(c.r.Rename(oldName, newName))
 }
-func (c rootCollection) removeAll(name string) error { return mapErr(c.r.RemoveAll(name)) }
+func (c *rootCollection) removeAll(name string) error { return mapErr(c.r.RemoveAll(name)) }
 
-func (c rootCollection) stat(name string) (os.FileInfo, error) {
+func (c *rootCollection) stat(name string) (os.FileInfo, error) {
 	fi, err := c.r.Stat(name)
 	if err != nil {
 		return nil, mapErr(err)
@@ -81,15 +91,20 @@ func (c rootCollection) stat(name string) (os.FileInfo, error) {
 	return fi, nil
 }
 
-func (c rootCollection) sub(name string) (collection, error) {
+func (c *rootCollection) sub(name string) (collection, error) {
 	r, err := c.r.OpenRoot(name)
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	return rootCollection{r}, nil
+	return &rootCollection{r: r}, nil
 }
 
-func (c rootCollection) close() error { return c.r.Close() }
+func (c *rootCollection) close() error {
+	if c.dir != nil {
+		c.dir.Close()
+	}
+	return c.r.Close()
+}
 
 // pathCollection is a collection of any other backend.
 type pathCollection struct {

@@ -487,37 +487,25 @@ func copyFile(ctx context.Context, src, dst collection, name, dstName string, fi
 		return 0, hide(err)
 	}
 	defer in.Close()
-	tmp := TempName()
-	out, err := dst.create(tmp, fi.Mode().Perm())
+	out, err := createHidden(dst, dstName, fi.Mode().Perm())
 	if err != nil {
 		return 0, hide(err)
 	}
-	n, err := copyContent(ctx, out, in)
+	n, err := copyContent(ctx, out.File, in)
+	if err == nil {
+		err = out.publish()
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = claim(dst, dstName, fi.Mode().Perm())
-		if err == nil {
-			if err = hide(dst.rename(tmp, dstName)); err != nil {
-				dst.remove(dstName)
-			}
+		if err != nil {
+			dst.remove(dstName) // published, but its content may be short
 		}
 	}
 	if err != nil {
-		dst.remove(tmp)
+		out.abandon()
 		return 0, fmt.Errorf("copy %s: %w", name, err)
 	}
 	return n, nil
-}
-
-// claim creates the empty file name in dir, failing if anything is there.
-func claim(dir collection, name string, perm os.FileMode) error {
-	f, err := dir.create(name, perm)
-	if err != nil {
-		return hide(err)
-	}
-	return f.Close()
 }
 
 // copyContent copies between backend files, a chunk at a time, until EOF
