@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -13,10 +14,6 @@ import (
 	"davd/storage"
 	"davd/storage/state"
 )
-
-// maxXMLBody bounds the request bodies of every method but PUT: they carry
-// small XML documents, and an unbounded read is a memory attack.
-const maxXMLBody = 1 << 20
 
 // Config configures a Handler.
 type Config struct {
@@ -30,6 +27,11 @@ type Config struct {
 	Processing processing.Config
 	// Logger receives one line per request; nil discards them.
 	Logger *slog.Logger
+	// Limits bounds request bodies and PROPFIND responses.
+	Limits Limits
+	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and
+	// -Host headers are believed; everyone else's are ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -40,6 +42,8 @@ type Handler struct {
 	state      state.Store
 	processing processing.Config
 	log        *slog.Logger
+	limits     Limits
+	proxies    []netip.Prefix
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -63,6 +67,8 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		state:      st,
 		processing: cfg.Processing,
 		log:        logger,
+		limits:     cfg.Limits,
+		proxies:    cfg.TrustedProxies,
 	}, nil
 }
 
@@ -94,6 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
+			slog.String("client", h.clientIP(r)),
 			slog.Int("status", statusOrOK(pw.Status())),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("bytes", pw.BytesWritten()),
@@ -132,8 +139,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusForbidden, "this server is read-only"))
 		return
 	}
-	if r.Method != http.MethodPut && r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxXMLBody)
+	if err := h.limitBody(w, r); err != nil {
+		writeError(w, err)
+		return
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:

@@ -2,6 +2,7 @@ package dav
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path"
@@ -52,9 +53,30 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, name str
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
+	limit := h.limits.MaxPropfindEntries
+	if depth != depthInfinity || !fi.IsDir() {
+		limit = 0
+	}
+	if limit > 0 {
+		// Count first: once the 207 is committed the refusal can no
+		// longer be a status.
+		n, err := h.countTree(ctx, name, limit)
+		if err != nil {
+			return storageError(r.URL.Path, err)
+		}
+		if n > limit {
+			writePrecondition(w, http.StatusForbidden, "propfind-finite-depth")
+			return nil
+		}
+	}
 	ms := startMultistatus(w, h.processing.Interval)
-	walk := propfindWalk{h: h, ms: ms, req: req, progress: processing.FromContext(ctx)}
-	if err := walk.visit(ctx, name, fi, depth); err != nil {
+	walk := propfindWalk{h: h, ms: ms, req: req, progress: processing.FromContext(ctx), left: limit}
+	if err := walk.visit(ctx, name, fi, depth); errors.Is(err, errTooManyEntries) {
+		// The tree grew past the limit between the count and the walk:
+		// the 207 is already out, so the truncation is reported inside it,
+		// as RFC 5323 §5.15 does for SEARCH.
+		ms.status(h.hrefFor(name, true), http.StatusInsufficientStorage, "number-of-matches-within-limits")
+	} else if err != nil {
 		h.log.Warn("PROPFIND ended early", "path", r.URL.Path, "err", err)
 	}
 	return ms.close()
@@ -67,9 +89,17 @@ type propfindWalk struct {
 	req      propfindRequest
 	progress *processing.Progress
 	res      resource // reused for every entry
+	left     int      // entries still allowed when > 0; 0 means no limit
 }
 
 func (p *propfindWalk) visit(ctx context.Context, name string, fi os.FileInfo, depth int) error {
+	if p.left > 0 {
+		if p.left--; p.left == 0 {
+			p.left = -1 // the next entry is one too many
+		}
+	} else if p.left < 0 {
+		return errTooManyEntries
+	}
 	p.res = resource{name: name, fi: fi, href: p.h.hrefFor(name, fi.IsDir())}
 	if err := p.h.load(ctx, &p.res, p.req); err != nil {
 		p.ms.status(p.res.href, http.StatusInternalServerError, "")
