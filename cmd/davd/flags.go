@@ -22,7 +22,7 @@ func env(name string) []string {
 }
 
 func serveFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "YAML file with flag values (keys are flag names)", EnvVars: env("config")},
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: env("addr")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: "./data", Usage: "storage: file:///abs/dir, a directory path, or mem://; ?latency=5ms slows every storage call", EnvVars: env("storage")}),
@@ -37,7 +37,7 @@ func serveFlags() []cli.Flag {
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Minute, Usage: "on SIGTERM, how long running requests may finish", EnvVars: env("shutdown-timeout")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("log-format")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("log-level")}),
-	}
+	}, exposeFlags()...)
 }
 
 // config is everything serve needs, validated.
@@ -50,6 +50,7 @@ type config struct {
 	processing      processing.Config
 	shutdownTimeout time.Duration
 	logger          *slog.Logger
+	expose          exposeConfig
 }
 
 // configFrom reads and checks the flags, so that a bad value stops davd
@@ -110,6 +111,11 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	if cfg.processing.Max < 0 {
 		return cfg, fmt.Errorf("--processing-max must be 0 (unlimited) or more (got %d)", cfg.processing.Max)
 	}
+
+	if cfg.expose, err = exposeFrom(c); err != nil {
+		return cfg, err
+	}
+	cfg.processing.WriteTimeout = cfg.expose.writeTimeout
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"time"
 
 	"davd/dav"
 	"davd/storage"
@@ -34,6 +33,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
+	ln = cfg.expose.listener(ln)
 	defer ln.Close()
 	backend, err := storage.Open(cfg.storage, cfg.readOnly)
 	if err != nil {
@@ -50,30 +50,37 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	}
 	defer st.Close()
 	handler, err := dav.NewHandler(backend.FileSystem(), st, dav.Config{
-		Prefix:     cfg.prefix,
-		ReadOnly:   cfg.readOnly,
-		Processing: cfg.processing,
-		Logger:     cfg.logger,
+		Prefix:         cfg.prefix,
+		ReadOnly:       cfg.readOnly,
+		Processing:     cfg.processing,
+		Logger:         cfg.logger,
+		Limits:         cfg.expose.limits,
+		TrustedProxies: cfg.expose.trustedProxies,
 	})
 	if err != nil {
 		return fmt.Errorf("--prefix: %w", err)
 	}
-	srv := &http.Server{
-		Handler: handler,
-		// Headers must arrive promptly; bodies and responses may take as
-		// long as the operation needs, which 102 Processing covers.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+	wrapped, err := cfg.expose.wrap(handler)
+	if err != nil {
+		return err
 	}
-	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
+	srv := &http.Server{
+		Handler:  wrapped,
+		ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+	}
+	// Headers must arrive promptly; bodies and responses may take as long
+	// as the operation needs, which 102 Processing covers (see deadlines).
+	cfg.expose.configure(srv)
+	stopReload := cfg.expose.watchCert(ctx, cfg.logger)
+	defer stopReload()
+	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "version", version())
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- cfg.expose.serve(srv, ln) }()
 	select {
 	case err := <-served:
 		return err
