@@ -42,6 +42,8 @@ func (d *deadlines) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // end of the body the deadline is cleared: net/http then reads in the
 // background to notice a client that goes away, and a deadline firing
 // there would cancel the request's context in the middle of its work.
+// After a failed read it stays, so that net/http's attempt to drain the
+// rest of a stalled body fails at once instead of waiting for the client.
 type deadlineBody struct {
 	rc      io.ReadCloser
 	ctl     *http.ResponseController
@@ -51,7 +53,7 @@ type deadlineBody struct {
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	_ = b.ctl.SetReadDeadline(time.Now().Add(b.timeout))
 	n, err := b.rc.Read(p)
-	if err != nil {
+	if err == io.EOF {
 		_ = b.ctl.SetReadDeadline(time.Time{})
 	}
 	return n, err
