@@ -3,6 +3,7 @@ package dav
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path"
@@ -52,14 +53,40 @@ func (h *Handler) limitBody(w http.ResponseWriter, r *http.Request) error {
 		// macOS Finder announces chunked uploads here; refusing now
 		// spares it sending gigabytes that would be thrown away.
 		if n, err := strconv.ParseInt(r.Header.Get("X-Expected-Entity-Length"), 10, 64); err == nil && n > limit {
-			return errorf(http.StatusRequestEntityTooLarge, "%s of %d bytes is larger than the limit of %d bytes; nothing was written", what, n, limit)
+			return tooLarge(w, what, n, limit)
 		}
 	}
 	if r.ContentLength > limit {
-		return errorf(http.StatusRequestEntityTooLarge, "%s of %d bytes is larger than the limit of %d bytes; nothing was written", what, r.ContentLength, limit)
+		return tooLarge(w, what, r.ContentLength, limit)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), w: w}
 	return nil
+}
+
+// tooLarge refuses a body by its announced size. The connection is closed
+// after the answer: otherwise net/http would read (up to 256 KiB of) the
+// unwanted body before answering, and a client that waits for the answer
+// before sending would wait forever.
+func tooLarge(w http.ResponseWriter, what string, n, limit int64) error {
+	w.Header().Set("Connection", "close")
+	return errorf(http.StatusRequestEntityTooLarge, "%s of %d bytes is larger than the limit of %d bytes; nothing was written", what, n, limit)
+}
+
+// limitedBody closes the connection after the answer once the limit is
+// hit. http.MaxBytesReader would do that itself, but cannot reach
+// net/http's writer through processing.Writer.
+type limitedBody struct {
+	io.ReadCloser
+	w http.ResponseWriter
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var mbe *http.MaxBytesError
+	if err != nil && errors.As(err, &mbe) {
+		b.w.Header().Set("Connection", "close")
+	}
+	return n, err
 }
 
 // errTooManyEntries stops a PROPFIND walk at Limits.MaxPropfindEntries.
