@@ -24,6 +24,11 @@ const maxTreeDepth = 1000
 // ErrTooDeep is returned for trees nested deeper than the server follows.
 var ErrTooDeep = errors.New("collection nesting too deep")
 
+// ErrLoop is reported for a member of a copied tree that is, through a
+// symbolic link, one of its own ancestors or the copy being made: copying
+// it would never end.
+var ErrLoop = errors.New("symbolic link loop")
+
 // Visit is told about each resource a tree operation handles: rel is its
 // path relative to the operation's root ("" for the root itself), size its
 // content length, and err why it failed (nil when it succeeded).
@@ -237,12 +242,39 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 	}
 	visit("", true, 0, nil)
 	if deep {
-		f.copyMembers(ctx, src, dst, "", visit, 1)
+		// A symbolic link to an ancestor, or to a directory that holds the
+		// destination, would make the copy read what it writes; these
+		// directories are never entered twice.
+		ancestors := []os.FileInfo{fi}
+		if dfi, err := f.fs.Stat(dst); err == nil {
+			ancestors = append(ancestors, dfi)
+		}
+		f.copyMembers(ctx, src, dst, "", visit, 1, ancestors)
 	}
 	return nil
 }
 
-func (f *FileSystem) copyMembers(ctx context.Context, src, dst, rel string, visit Visit, depth int) {
+// isAncestor reports whether the directory fi is one of ancestors, by
+// identity (device and inode); backends without identities never match.
+func isAncestor(fi os.FileInfo, ancestors []os.FileInfo) bool {
+	fi = unrenamed(fi)
+	for _, a := range ancestors {
+		if os.SameFile(fi, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// unrenamed returns the backend's own FileInfo, which os.SameFile needs.
+func unrenamed(fi os.FileInfo) os.FileInfo {
+	if r, ok := fi.(renamed); ok {
+		return r.FileInfo
+	}
+	return fi
+}
+
+func (f *FileSystem) copyMembers(ctx context.Context, src, dst, rel string, visit Visit, depth int, ancestors []os.FileInfo) {
 	if depth >= maxTreeDepth {
 		visit(rel, true, 0, ErrTooDeep)
 		return
@@ -259,12 +291,16 @@ func (f *FileSystem) copyMembers(ctx context.Context, src, dst, rel string, visi
 				visit(r, false, n, err)
 				continue
 			}
+			if isAncestor(c, ancestors) {
+				visit(r, true, 0, &os.PathError{Op: "copy", Path: s, Err: ErrLoop})
+				continue
+			}
 			if err := f.fs.Mkdir(d, c.Mode().Perm()|0o700); err != nil {
 				visit(r, true, 0, hide(err))
 				continue
 			}
 			visit(r, true, 0, nil)
-			f.copyMembers(ctx, s, d, r, visit, depth+1)
+			f.copyMembers(ctx, s, d, r, visit, depth+1, append(ancestors[:len(ancestors):len(ancestors)], unrenamed(c)))
 		}
 		return nil
 	})
