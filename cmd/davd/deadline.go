@@ -30,7 +30,7 @@ func (d *deadlines) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A deadline left from the previous request on this connection
 		// must not cut this one before it writes anything.
 		_ = rc.SetWriteDeadline(time.Time{})
-		w = &deadlineWriter{w: w, rc: rc, timeout: d.write}
+		w = &deadlineWriter{w: w, rc: rc, timeout: d.write, h2: r.ProtoMajor >= 2}
 	}
 	if d.read > 0 && r.Body != nil && r.Body != http.NoBody {
 		r.Body = &deadlineBody{rc: r.Body, ctl: rc, timeout: d.read}
@@ -63,29 +63,46 @@ func (b *deadlineBody) Close() error { return b.rc.Close() }
 
 // deadlineWriter moves the write deadline before every write, so that the
 // timeout bounds one stalled write, never the length of the response.
+//
+// On HTTP/1 a deadline only fails I/O attempted after it, so it may stay
+// set between writes (and covers net/http's flush after the handler). On
+// HTTP/2 it is a timer that resets the stream when it fires, written to or
+// not, so it is cleared after each write: otherwise a COPY still working a
+// minute after its last 102 would be reset.
 type deadlineWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	h2      bool
 }
 
 func (d *deadlineWriter) extend() { _ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout)) }
+
+// done ends the deadline of a write that has returned, where it must.
+func (d *deadlineWriter) done() {
+	if d.h2 {
+		_ = d.rc.SetWriteDeadline(time.Time{})
+	}
+}
 
 func (d *deadlineWriter) Header() http.Header { return d.w.Header() }
 
 func (d *deadlineWriter) WriteHeader(code int) {
 	d.extend() // 1xx are written at once, final statuses with the body
+	defer d.done()
 	d.w.WriteHeader(code)
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.extend()
+	defer d.done()
 	return d.w.Write(p)
 }
 
 // Flush flushes the underlying writer, if it can.
 func (d *deadlineWriter) Flush() {
 	d.extend()
+	defer d.done()
 	_ = d.rc.Flush()
 }
 
@@ -116,6 +133,7 @@ func (d *deadlineWriter) ReadFrom(src io.Reader) (int64, error) {
 		}
 		d.extend()
 		m, err := rf.ReadFrom(&io.LimitedReader{R: src, N: n})
+		d.done()
 		total += m
 		if err != nil {
 			if isLimited {

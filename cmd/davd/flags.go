@@ -112,10 +112,11 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--processing-max must be 0 (unlimited) or more (got %d)", cfg.processing.Max)
 	}
 
+	// processing.Config.WriteTimeout stays 0: the deadlines wrapper
+	// (deadline.go) moves the write deadline for every write, 102s too.
 	if cfg.expose, err = exposeFrom(c); err != nil {
 		return cfg, err
 	}
-	cfg.processing.WriteTimeout = cfg.expose.writeTimeout
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
