@@ -42,7 +42,6 @@ func exposeFlags() []cli.Flag {
 // exposeConfig is the validated form of exposeFlags.
 type exposeConfig struct {
 	cert              *certHolder // nil: plain HTTP
-	reload            <-chan os.Signal
 	trustedProxies    []netip.Prefix
 	corsOrigins       []string
 	limits            dav.Limits
@@ -174,30 +173,27 @@ func (ec exposeConfig) scheme() string {
 	return "http"
 }
 
-// watchCert starts reloading the certificate on SIGHUP (or on ec.reload,
-// which tests inject) and returns the function that stops it. The signal
-// is subscribed before it returns, so a SIGHUP sent once the server
-// answers never meets the default action, which is to terminate.
+// watchCert starts reloading the certificate on SIGHUP and returns the
+// function that stops it. The signal is subscribed before it returns, so a
+// SIGHUP sent once the server answers never meets the default action,
+// which is to terminate. (Tests drive certHolder.watchReload with their
+// own channel.)
 func (ec exposeConfig) watchCert(ctx context.Context, log *slog.Logger) (stop func()) {
 	if ec.cert == nil {
 		return func() {}
 	}
-	reload, unsubscribe := ec.reload, func() {}
-	if reload == nil {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		reload, unsubscribe = hup, func() { signal.Stop(hup) }
-	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ec.cert.watchReload(ctx, reload, log)
+		ec.cert.watchReload(ctx, hup, log)
 	}()
 	return func() {
 		cancel()
 		<-done
-		unsubscribe()
+		signal.Stop(hup)
 	}
 }
 
