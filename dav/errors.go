@@ -38,8 +38,6 @@ func storageError(name string, err error) error {
 		return &httpError{http.StatusConflict, name + ": parent collection does not exist", err}
 	case errors.Is(err, storage.ErrIsCollection), errors.Is(err, syscall.EISDIR):
 		return &httpError{http.StatusMethodNotAllowed, name + ": is a collection", err}
-	case errors.Is(err, storage.ErrLoop):
-		return &httpError{http.StatusLoopDetected, name + ": a symbolic link loops back into the tree", err}
 	case errors.Is(err, storage.ErrOutsideRoot):
 		return &httpError{http.StatusForbidden, name + ": leads outside the served tree", err}
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EPERM):
@@ -48,6 +46,8 @@ func storageError(name string, err error) error {
 		return &httpError{http.StatusMethodNotAllowed, name + ": already exists", err}
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return &httpError{http.StatusInsufficientStorage, name + ": no space left", err}
+	case errors.Is(err, storage.ErrLoop), errors.Is(err, syscall.ELOOP):
+		return &httpError{http.StatusLoopDetected, name + ": symbolic link loop", err}
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		return &httpError{http.StatusRequestURITooLong, name + ": name too long", err}
 	}

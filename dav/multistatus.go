@@ -20,12 +20,12 @@ type multistatus struct {
 	err error
 }
 
-// startMultistatus commits the 207 status and opens the body. keepAlive is
-// the longest the stream may stay silent (0: no limit).
+// startMultistatus opens a 207 body; the status is committed when the
+// body is first flushed (see processing.KeepAlive). keepAlive is the
+// longest the stream may stay silent (0: no limit).
 func startMultistatus(w http.ResponseWriter, keepAlive time.Duration) *multistatus {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-	w.WriteHeader(http.StatusMultiStatus)
-	ms := &multistatus{w: processing.NewKeepAlive(w, keepAlive, []byte("\n")), buf: make([]byte, 0, 1024)}
+	ms := &multistatus{w: processing.NewKeepAlive(w, http.StatusMultiStatus, keepAlive, []byte("\n")), buf: make([]byte, 0, 1024)}
 	ms.buf = append(ms.buf, `<?xml version="1.0" encoding="utf-8"?>`+"\n"+`<D:multistatus xmlns:D="DAV:">`...)
 	ms.flushResponse()
 	return ms

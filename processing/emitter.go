@@ -49,11 +49,18 @@ type Writer struct {
 	written atomic.Int64
 	interim atomic.Int32
 
-	armed    chan struct{} // closed once the whole request has been read
-	armOnce  sync.Once
-	stop     chan struct{} // closed by Finish
+	enabled bool            // 102s may be sent to this request
+	ctx     context.Context // the request's: once done, nobody is waiting
+	armed   atomic.Bool     // the whole request has been read
+	// timer schedules the next 102. It is a timer rather than a goroutine
+	// so that the great majority of requests, which end before the first
+	// 102 is due, cost no goroutine. It is set under mu, and never again
+	// once final is set.
+	timer *time.Timer
+	// ticks counts the armed or running timer callbacks, for Finish to
+	// wait on: none may outlive the request.
+	ticks    sync.WaitGroup
 	stopOnce sync.Once
-	done     chan struct{} // closed when the ticker goroutine returns; nil when disabled
 }
 
 // The interfaces other packages rely on: http.ResponseController finds Flush
@@ -101,20 +108,22 @@ func Start(w http.ResponseWriter, r *http.Request, cfg Config) (*Writer, *http.R
 	}
 	clear(h)
 
-	pw.armed = make(chan struct{})
-	pw.stop = make(chan struct{})
-	pw.done = make(chan struct{})
+	pw.enabled, pw.ctx = true, ctx
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		pw.arm()
 		if ctx != r.Context() {
 			r = r.WithContext(ctx)
 		}
+		pw.arm()
 	} else {
 		body := &armingBody{rc: r.Body, arm: pw.arm}
 		r = r.WithContext(ctx) // a shallow copy, so the caller's r keeps its Body
 		r.Body = body
 	}
-	go pw.run(ctx)
+	if !prefer {
+		pw.mu.Lock()
+		pw.schedule(cfg.After)
+		pw.mu.Unlock()
+	}
 	return pw, r
 }
 
@@ -183,13 +192,13 @@ func (pw *Writer) Flush() {
 // Unwrap returns the underlying ResponseWriter, for http.ResponseController.
 func (pw *Writer) Unwrap() http.ResponseWriter { return pw.w }
 
-// Finish stops the ticker goroutine and waits for it to return, so that no
-// goroutine of this request outlives the handler and net/http can finish the
-// response without racing a 102. If the handler wrote nothing, its headers
-// are handed to the underlying writer for net/http's implicit 200. Finish is
+// Finish stops 102s and waits for a 102 being sent, so that nothing of
+// this request outlives the handler and net/http can finish the response
+// without racing a 102. If the handler wrote nothing, its headers are
+// handed to the underlying writer for net/http's implicit 200. Finish is
 // idempotent; call it from the handler goroutine, typically deferred.
 func (pw *Writer) Finish() {
-	if pw.done == nil {
+	if !pw.enabled {
 		return
 	}
 	pw.stopOnce.Do(func() {
@@ -198,10 +207,13 @@ func (pw *Writer) Finish() {
 		if pw.hdr != nil {
 			pw.handOver()
 		}
+		t := pw.timer
 		pw.mu.Unlock()
-		close(pw.stop)
+		if t != nil && t.Stop() {
+			pw.ticks.Done() // the scheduled 102 will not run
+		}
 	})
-	<-pw.done
+	pw.ticks.Wait()
 }
 
 // Status returns the final status written: 200 if the handler wrote a body
@@ -285,55 +297,58 @@ func (pw *Writer) send102() bool {
 	return pw.prefer || pw.cfg.Max <= 0 || n < pw.cfg.Max
 }
 
-// run is the ticker goroutine. Without "Prefer: processing" it waits After
-// from the request start and then ticks every Interval, skipping (and not
-// counting) ticks while the request body is still unread. With it, the
-// first 102 goes out as soon as the request is armed, then every Interval.
-func (pw *Writer) run(ctx context.Context) {
-	defer close(pw.done)
-	// One of armed and after stays nil, so that select case never fires.
-	var armed <-chan struct{}
-	var after <-chan time.Time
-	if pw.prefer {
-		armed = pw.armed
+// schedule arranges for fire to run after d. Called with mu held.
+func (pw *Writer) schedule(d time.Duration) {
+	if pw.final {
+		return
+	}
+	pw.ticks.Add(1)
+	if pw.timer == nil {
+		pw.timer = time.AfterFunc(d, pw.fire)
 	} else {
-		t := time.NewTimer(pw.cfg.After)
-		defer t.Stop()
-		after = t.C
-	}
-	select {
-	case <-armed:
-	case <-after:
-	case <-pw.stop:
-		return
-	case <-ctx.Done():
-		return
-	}
-	tick := time.NewTicker(pw.cfg.Interval)
-	defer tick.Stop()
-	for {
-		if pw.isArmed() && !pw.send102() {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-pw.stop:
-			return
-		case <-ctx.Done(): // client gone or handler returned: nobody to keep alive
-			return
-		}
+		pw.timer.Reset(d)
 	}
 }
 
-func (pw *Writer) arm() { pw.armOnce.Do(func() { close(pw.armed) }) }
+// fire sends a 102 if the request has been read completely (ticks before
+// that are skipped, and not counted), then schedules the next one, until
+// the final status, the cap, or the end of the request. Without "Prefer:
+// processing" the first fire comes After the request started; with it, as
+// soon as the request is armed.
+func (pw *Writer) fire() {
+	defer pw.ticks.Done()
+	if pw.ctx.Err() != nil {
+		return // client gone or handler returned: nobody to keep alive
+	}
+	if pw.armed.Load() && !pw.send102() {
+		return
+	}
+	pw.mu.Lock()
+	pw.schedule(pw.cfg.Interval)
+	pw.mu.Unlock()
+}
 
-func (pw *Writer) isArmed() bool {
-	select {
-	case <-pw.armed:
-		return true
-	default:
+// arm records that the whole request has been read; with "Prefer:
+// processing" the first 102 is due at once.
+func (pw *Writer) arm() {
+	if pw.armed.Swap(true) || !pw.prefer {
+		return
+	}
+	pw.mu.Lock()
+	pw.schedule(0)
+	pw.mu.Unlock()
+}
+
+// keepsAlive reports whether the Writer will go on sending 102s until the
+// final status: enabled, not final, below its cap.
+func (pw *Writer) keepsAlive() bool {
+	if !pw.enabled {
 		return false
 	}
+	pw.mu.Lock()
+	final := pw.final
+	pw.mu.Unlock()
+	return !final && (pw.prefer || pw.cfg.Max <= 0 || int(pw.interim.Load()) < pw.cfg.Max)
 }
 
 // isInterim reports whether code is a 1xx that leaves the response open;

@@ -57,7 +57,7 @@ func TestStartDisabledIsCheap(t *testing.T) {
 	r.Body, r.ContentLength = body, 3
 	pw, r2 := Start(fw, r, Config{Mode: ModeOff, Interval: time.Millisecond})
 	defer pw.Finish()
-	if pw.done != nil || pw.hdr != nil {
+	if pw.enabled || pw.hdr != nil {
 		t.Fatal("disabled Start started a ticker or copied headers")
 	}
 	pw.Header().Set("X-Handler", "1")
@@ -107,13 +107,13 @@ func TestStartKeepsCallersBody(t *testing.T) {
 	if r.Body != body || r2.Body == body {
 		t.Fatal("Start must wrap the body in a copy of the request only")
 	}
-	if pw.isArmed() {
+	if pw.armed.Load() {
 		t.Fatal("armed before the body was read")
 	}
 	if b, err := io.ReadAll(r2.Body); string(b) != "abc" || err != nil {
 		t.Fatalf("body %q %v", b, err)
 	}
-	if !pw.isArmed() {
+	if !pw.armed.Load() {
 		t.Fatal("not armed after the body was read to EOF")
 	}
 }

@@ -218,6 +218,7 @@ func TestInterimResponses(t *testing.T) {
 	base := processing.Config{Mode: processing.ModeAuto, After: 100 * ms, Interval: 100 * ms, Deny: deny}
 	with := func(f func(*processing.Config)) processing.Config { c := base; f(&c); return c }
 	const get11 = "GET /x HTTP/1.1\nHost: test"
+	const curl = get11 + "\nUser-Agent: curl/8.5.0" // a client that is not on the deny-list
 
 	tests := []struct {
 		name     string
@@ -230,7 +231,7 @@ func TestInterimResponses(t *testing.T) {
 		header   map[string]string // on the final response
 	}{
 		{
-			name: "http/1.1", cfg: base, head: get11, handler: slow(550*ms, finalBody),
+			name: "http/1.1", cfg: base, head: curl, handler: slow(550*ms, finalBody),
 			min: 2, max: 6, first: 100 * ms, status: 201,
 		},
 		{
@@ -247,7 +248,7 @@ func TestInterimResponses(t *testing.T) {
 		},
 		{
 			name: "cap", cfg: with(func(c *processing.Config) { c.After, c.Interval, c.Max = 50*ms, 50*ms, 3 }),
-			head: get11, handler: slow(700*ms, finalBody), min: 3, max: 3, first: 50 * ms, status: 201,
+			head: curl, handler: slow(700*ms, finalBody), min: 3, max: 3, first: 50 * ms, status: 201,
 		},
 		{
 			name: "denied user agent",
@@ -278,7 +279,7 @@ func TestInterimResponses(t *testing.T) {
 		{
 			name: "flush commits the final status",
 			cfg:  with(func(c *processing.Config) { c.After, c.Interval = 20*ms, 20*ms }),
-			head: get11,
+			head: curl,
 			handler: func(pw *processing.Writer, r *http.Request) {
 				pw.Header().Set("Content-Length", strconv.Itoa(len(finalBody)))
 				pw.Header().Set("X-Final", "1")
@@ -656,9 +657,9 @@ func TestNoTickerLeft(t *testing.T) {
 	}
 }
 
-// tickers counts goroutines running the Writer's ticker.
+// tickers counts goroutines sending a 102 or a keep-alive flush.
 func tickers() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return bytes.Count(buf, []byte("processing.(*Writer).run("))
+	return bytes.Count(buf, []byte("processing.(*Writer).fire(")) + bytes.Count(buf, []byte("processing.(*KeepAlive).tick("))
 }

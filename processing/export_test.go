@@ -1,16 +1,13 @@
 package processing
 
-// TickerExited reports whether pw's ticker goroutine has returned (true when
-// 102s were disabled and there never was one). It is the test hook for "no
-// goroutine of this request remains after Finish".
+// TickerExited reports whether no 102 of pw is scheduled or being sent
+// (true when 102s were disabled). It is the test hook for "nothing of this
+// request remains after Finish".
 func TickerExited(pw *Writer) bool {
-	if pw.done == nil {
+	if !pw.enabled {
 		return true
 	}
-	select {
-	case <-pw.done:
-		return true
-	default:
-		return false
-	}
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	return pw.final && (pw.timer == nil || !pw.timer.Stop())
 }

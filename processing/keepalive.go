@@ -3,6 +3,7 @@ package processing
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -11,36 +12,48 @@ import (
 // connection on its own.
 const keepAliveBuffer = 32 << 10
 
-// KeepAlive buffers a streamed response body and makes sure something
-// reaches the client at least every interval, so that a long 207 body (a
-// PROPFIND over a huge or slow tree) never looks dead to a proxy's read
-// timeout. Once the final status is committed 102s can no longer help;
-// this does the same job inside the body.
+// KeepAlive writes a generated response body, such as a 207 Multi-Status,
+// whose status is known from the start but whose length is not.
+//
+// It holds the status back while it can: a body that ends within its
+// buffer goes out in one piece with a Content-Length, and while the
+// status is not committed the 102 Processing emitter underneath can still
+// cover a long wait (RFC 2518 §10.1). Once the buffer fills, or a quiet
+// interval passes with no 102 to cover it, the status is committed and the
+// body streams; from then on something reaches the client at least every
+// interval, so that a long body (a PROPFIND over a huge or slow tree) never
+// looks dead to a proxy's read timeout.
 //
 // Every Write must be a complete unit of the body (one XML response
 // element, say): when the interval passes with nothing new, KeepAlive
 // writes its filler (whitespace, which XML allows between elements) at
-// such a boundary, never inside a unit.
+// such a boundary, never inside a unit. No goroutine runs between ticks,
+// and none outlives Close.
 type KeepAlive struct {
-	mu       sync.Mutex
-	w        io.Writer
+	w        http.ResponseWriter
 	rc       *http.ResponseController
+	status   int
 	filler   []byte
-	buf      []byte
-	last     time.Time
-	err      error
 	interval time.Duration
-	stop     chan struct{}
-	done     chan struct{}
+	timer    *time.Timer
+	ticks    sync.WaitGroup // the armed or running tick, if any
+
+	mu        sync.Mutex
+	buf       []byte
+	committed bool
+	closed    bool
+	last      time.Time
+	err       error
 }
 
-// NewKeepAlive wraps w. With a non-positive interval it only buffers.
-func NewKeepAlive(w http.ResponseWriter, interval time.Duration, filler []byte) *KeepAlive {
-	k := &KeepAlive{w: w, rc: http.NewResponseController(w), filler: filler,
-		buf: make([]byte, 0, keepAliveBuffer), last: time.Now(), interval: interval}
+// NewKeepAlive wraps w for a response of the given status. With a
+// non-positive interval it only buffers.
+func NewKeepAlive(w http.ResponseWriter, status int, interval time.Duration, filler []byte) *KeepAlive {
+	k := &KeepAlive{w: w, rc: http.NewResponseController(w), status: status, filler: filler,
+		buf: make([]byte, 0, 4096), last: time.Now(), interval: interval}
 	if interval > 0 {
-		k.stop, k.done = make(chan struct{}), make(chan struct{})
-		go k.run()
+		k.ticks.Add(1)
+		k.timer = time.AfterFunc(interval/2, k.tick)
 	}
 	return k
 }
@@ -59,16 +72,24 @@ func (k *KeepAlive) Write(p []byte) (int, error) {
 	return len(p), k.err
 }
 
-// flushLocked sends what is queued, or the filler when nothing is.
+// flushLocked commits the status if need be and sends what is queued, or
+// the filler when nothing is.
 func (k *KeepAlive) flushLocked() {
 	if k.err != nil {
 		return
+	}
+	if !k.committed {
+		k.w.WriteHeader(k.status)
+		k.committed = true
 	}
 	if len(k.buf) == 0 {
 		k.buf = append(k.buf, k.filler...)
 	}
 	_, k.err = k.w.Write(k.buf)
 	k.buf = k.buf[:0]
+	if cap(k.buf) > keepAliveBuffer {
+		k.buf = make([]byte, 0, keepAliveBuffer) // one huge unit must not pin its memory
+	}
 	if k.err == nil {
 		if err := k.rc.Flush(); err != nil && err != http.ErrNotSupported {
 			k.err = err
@@ -77,35 +98,57 @@ func (k *KeepAlive) flushLocked() {
 	k.last = time.Now()
 }
 
-func (k *KeepAlive) run() {
-	defer close(k.done)
-	t := time.NewTicker(k.interval / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-k.stop:
-			return
-		case now := <-t.C:
-			k.mu.Lock()
-			if now.Sub(k.last) >= k.interval {
-				k.flushLocked()
-			}
-			k.mu.Unlock()
-		}
-	}
-}
-
-// Close sends what is queued and stops the ticker; no goroutine remains.
-func (k *KeepAlive) Close() error {
-	if k.stop != nil {
-		close(k.stop)
-		<-k.done
-		k.stop = nil
-	}
+// tick runs every half interval: it flushes when the client has heard
+// nothing for an interval, unless the status is still held back and 102s
+// are keeping the connection alive.
+func (k *KeepAlive) tick() {
+	defer k.ticks.Done()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if len(k.buf) > 0 {
+	if k.closed || k.err != nil {
+		return
+	}
+	covered := !k.committed && sendsProcessing(k.w)
+	if !covered && time.Since(k.last) >= k.interval {
 		k.flushLocked()
+	}
+	k.ticks.Add(1)
+	k.timer.Reset(k.interval / 2)
+}
+
+// sendsProcessing reports whether w is a Writer that will go on sending
+// 102s until the final status.
+func sendsProcessing(w http.ResponseWriter) bool {
+	pw, ok := w.(*Writer)
+	return ok && pw.keepsAlive()
+}
+
+// Close ends the body: a body that was never flushed is sent whole with a
+// Content-Length, otherwise the rest is sent. It stops the ticks and waits
+// for one that is running, so no goroutine remains.
+func (k *KeepAlive) Close() error {
+	k.mu.Lock()
+	k.closed = true
+	k.mu.Unlock()
+	if k.timer != nil && k.timer.Stop() {
+		k.ticks.Done() // the armed tick will not run
+	}
+	k.ticks.Wait()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err != nil {
+		return k.err
+	}
+	if !k.committed {
+		k.w.Header().Set("Content-Length", strconv.Itoa(len(k.buf)))
+		k.w.WriteHeader(k.status)
+		k.committed = true
+	}
+	if len(k.buf) > 0 {
+		_, k.err = k.w.Write(k.buf)
+		k.buf = nil
 	}
 	return k.err
 }
+
+var _ io.WriteCloser = (*KeepAlive)(nil)

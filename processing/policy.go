@@ -65,6 +65,14 @@ func DefaultDeny() []string {
 		// rclone before 1.70 was built with Go ≤1.23, whose client fails
 		// after 5 interim responses.
 		`^rclone/v1\.([0-9]|[1-6][0-9])\.`,
+		// Debian's rclone 1.60 (Go 1.19) sends "rclone/" with no version; a
+		// build that does not say its version is taken to be an old one.
+		`^rclone/$`,
+		// No User-Agent at all: Python's http.client used directly sends
+		// none, and takes a 102 for the final response like the rest of
+		// Python (measured in cmd/davd's interop tests). A client that does
+		// not say what it is cannot be known to cope.
+		`^$`,
 	}
 }
 

@@ -68,13 +68,16 @@ func TestDefaultDeny(t *testing.T) {
 		{"rclone/v1.60.1", true},
 		{"rclone/v1.9.0", true},
 		{"rclone/v1.69.3", true},
+		{"rclone/", true}, // Debian's 1.60.1 (Go 1.19)
+		{"rclone/v1.60.1-DEV", true},
 		{"rclone/v1.70.0", false},
 		{"rclone/v1.71.2", false},
 		{"rclone/v2.0.0", false},
 		{"curl/8.5.0", false},
 		{"Go-http-client/1.1", false},
 		{"DAVx5/4.3 (okhttp/4.12.0)", false}, // anchored patterns: only a leading product counts
-		{"", false},
+		{"", true},                           // Python's bare http.client sends none
+		{" ", false},
 	} {
 		if got := cfg.denied(tt.ua); got != tt.denied {
 			t.Errorf("denied(%q) = %v, want %v", tt.ua, got, tt.denied)
@@ -132,8 +135,12 @@ func TestEnabled(t *testing.T) {
 		{"prefer with params", auto, "HTTP/1.1", map[string][]string{"Prefer": {" processing ; x=1"}}, true, true},
 		{"prefer other", auto, "HTTP/1.1", map[string][]string{"Prefer": {"processingx, wait=processing"}}, true, false},
 		{"denied prefer other", auto, "HTTP/1.1", map[string][]string{"User-Agent": {denied}, "Prefer": {"respond-async"}}, false, false},
+		{"no user-agent", auto, "HTTP/1.1", map[string][]string{"User-Agent": {""}}, false, false},
+		{"no user-agent prefer", auto, "HTTP/1.1", map[string][]string{"User-Agent": {""}, "Prefer": {"processing"}}, true, true},
+		{"no user-agent always", always, "HTTP/1.1", map[string][]string{"User-Agent": {""}}, true, false},
 	} {
 		r := httptest.NewRequest("COPY", "/x", nil)
+		r.Header.Set("User-Agent", "curl/8.5.0") // not denied unless the case says so
 		r.Proto = tt.proto
 		r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(tt.proto)
 		for k, v := range tt.header {

@@ -378,3 +378,49 @@ func readAll(t *testing.T, fsys afero.Fs, name string) string {
 	}
 	return string(b)
 }
+
+// TestCopyTreeLinkLoop copies a tree holding a link back to its own top:
+// the link is reported as a loop once instead of being copied forever,
+// and everything else is copied.
+func TestCopyTreeLinkLoop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, d := range []string{"src/a/b", "src/c"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src/a/b/f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../..", filepath.Join(dir, "src/a/b/top")); err != nil {
+		t.Fatal(err)
+	}
+	rfs, err := NewRootFs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rfs.Close() })
+	fs := NewFileSystem(rfs)
+	var loops []string
+	err = fs.CopyTree(context.Background(), "/src", "/dst", true, func(rel string, isDir bool, size int64, err error) {
+		switch {
+		case errors.Is(err, ErrLoop):
+			loops = append(loops, rel)
+		case err != nil:
+			t.Errorf("%s: %v", rel, err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loops) != 1 || loops[0] != "a/b/top" {
+		t.Errorf("loops reported: %q, want [a/b/top]", loops)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "dst/a/b/f")); err != nil || string(got) != "data" {
+		t.Errorf("dst/a/b/f = %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dst/c")); err != nil {
+		t.Errorf("dst/c: %v", err)
+	}
+}

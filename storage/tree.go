@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,11 +25,6 @@ const maxTreeDepth = 1000
 
 // ErrTooDeep is returned for trees nested deeper than the server follows.
 var ErrTooDeep = errors.New("collection nesting too deep")
-
-// ErrLoop is reported for a member of a copied tree that is, through a
-// symbolic link, one of its own ancestors or the copy being made: copying
-// it would never end.
-var ErrLoop = errors.New("symbolic link loop")
 
 // Visit is told about each resource a tree operation handles: rel is its
 // path relative to the operation's root ("" for the root itself), size its
@@ -92,8 +89,10 @@ func (r renamed) Name() string { return r.name }
 
 // RemoveTree removes name and everything below it, members before their
 // collection. A member that cannot be removed is reported to visit and
-// keeps its ancestors in place; the rest is removed. The returned error is
-// non-nil only when the operation as a whole could not run.
+// keeps its ancestors in place; the rest is removed. Subtrees are removed
+// by up to GOMAXPROCS goroutines, but visit is called by one at a time.
+// The returned error is non-nil only when the operation as a whole could
+// not run.
 func (f *FileSystem) RemoveTree(ctx context.Context, name string, visit Visit) error {
 	name, err := clean("remove", name)
 	if err != nil {
@@ -106,94 +105,182 @@ func (f *FileSystem) RemoveTree(ctx context.Context, name string, visit Visit) e
 	if err != nil {
 		return hide(err)
 	}
-	f.removeTree(ctx, name, "", fi, visit, 0)
-	return nil
-}
-
-// removeTree returns whether name is gone.
-func (f *FileSystem) removeTree(ctx context.Context, name, rel string, fi os.FileInfo, visit Visit, depth int) bool {
-	if err := ctx.Err(); err != nil {
-		visit(rel, fi.IsDir(), 0, err)
-		return false
-	}
+	w := f.newTreeWork(ctx, visit)
 	if fi.IsDir() {
-		if depth >= maxTreeDepth {
-			visit(rel, true, 0, ErrTooDeep)
-			return false
+		dir, err := f.openCollection(name)
+		if err != nil {
+			w.report("", true, 0, err)
+			return nil
 		}
-		if err := f.removeMembers(ctx, name, rel, visit, depth); err != nil {
-			visit(rel, true, 0, err)
-			return false
-		}
-		if ok := f.emptied(name); !ok {
-			return false // RFC 4918 §9.6.1: ancestors of a failure stay, unreported
+		ok := w.removeMembers(dir, "", 1)
+		dir.close()
+		if !ok {
+			return nil // RFC 4918 §9.6.1: ancestors of a failure stay, unreported
 		}
 	}
 	if err := f.fs.Remove(name); err != nil {
-		visit(rel, fi.IsDir(), 0, hide(err))
-		return false
+		w.report("", fi.IsDir(), 0, hide(err))
+		return nil
 	}
-	visit(rel, fi.IsDir(), sizeOf(fi), nil)
-	return true
+	w.report("", fi.IsDir(), sizeOf(fi), nil)
+	return nil
 }
 
-// removeMembers removes the members of collection name a batch at a time.
-// The directory is opened afresh for each batch: some backends
+// treeWork is the state one RemoveTree or CopyTree shares among its
+// goroutines.
+type treeWork struct {
+	f     *FileSystem
+	ctx   context.Context
+	spare chan struct{} // a token per goroutine that may join in
+
+	mu    sync.Mutex
+	visit Visit
+	seen  map[dirID]bool
+}
+
+// maxTreeWorkers bounds the goroutines of one tree operation: removal and
+// copying wait on the disk, so a few more than the cores keep it busy.
+const maxTreeWorkers = 4
+
+func (f *FileSystem) newTreeWork(ctx context.Context, visit Visit) *treeWork {
+	n := min(runtime.GOMAXPROCS(0), maxTreeWorkers)
+	return &treeWork{f: f, ctx: ctx, visit: visit, spare: make(chan struct{}, n-1), seen: map[dirID]bool{}}
+}
+
+// report calls visit, one goroutine at a time.
+func (w *treeWork) report(rel string, isDir bool, size int64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.visit(rel, isDir, size, err)
+}
+
+// fork runs fn in a new goroutine of g when a token is spare, else at
+// once in this one: every core stays busy whatever the tree's shape, and
+// the number of goroutines stays bounded.
+func (w *treeWork) fork(g *sync.WaitGroup, fn func()) {
+	select {
+	case w.spare <- struct{}{}:
+		g.Go(func() {
+			defer func() { <-w.spare }()
+			fn()
+		})
+	default:
+		fn()
+	}
+}
+
+// removeMembers removes the members of dir, whose path relative to the
+// operation is rel, a batch at a time, and reports whether dir is empty
+// now. The collection is listed afresh for each batch: some backends
 // (afero.MemMapFs) read directories by position and cannot be read on
 // while their entries are removed. Members that failed are remembered and
 // skipped, so the loop ends.
-func (f *FileSystem) removeMembers(ctx context.Context, name, rel string, visit Visit, depth int) error {
+func (w *treeWork) removeMembers(dir collection, rel string, depth int) bool {
+	if depth >= maxTreeDepth {
+		w.report(rel, true, 0, ErrTooDeep)
+		return false
+	}
+	var mu sync.Mutex
 	failed := map[string]bool{}
+	fail := func(name string) {
+		mu.Lock()
+		failed[name] = true
+		mu.Unlock()
+	}
 	for {
-		dir, err := f.fs.Open(name)
+		batch, err := nextBatch(dir, failed)
 		if err != nil {
-			return hide(err)
+			w.report(rel, true, 0, hide(err))
+			return false
 		}
-		var batch []os.FileInfo
-		for len(batch) == 0 {
-			infos, rerr := dir.Readdir(listBatch)
-			for _, c := range infos {
-				if !failed[c.Name()] {
-					batch = append(batch, c)
-				}
-			}
-			if rerr == io.EOF || (rerr == nil && len(infos) == 0) {
-				break
-			}
-			if rerr != nil {
-				dir.Close()
-				return rerr
-			}
-		}
-		dir.Close()
 		if len(batch) == 0 {
-			return nil
+			return emptied(dir)
 		}
+		var g sync.WaitGroup
 		for _, c := range batch {
-			child := path.Join(name, c.Name())
-			if IsReserved(c.Name()) {
+			name, r := c.Name(), path.Join(rel, c.Name())
+			switch {
+			case IsReserved(name):
 				// An upload in progress or server state: removing the
 				// collection takes it along.
-				if f.fs.RemoveAll(child) != nil {
-					failed[c.Name()] = true
+				if dir.removeAll(name) != nil {
+					fail(name)
 				}
-				continue
-			}
-			if !f.removeTree(ctx, child, path.Join(rel, c.Name()), c, visit, depth+1) {
-				failed[c.Name()] = true
+			case w.ctx.Err() != nil:
+				w.report(r, c.IsDir(), 0, w.ctx.Err())
+				fail(name)
+			case c.IsDir(): // a real directory: the entry is not followed
+				w.fork(&g, func() {
+					if !w.removeCollection(dir, name, r, depth) {
+						fail(name)
+					}
+				})
+			default:
+				if err := dir.remove(name); err != nil {
+					w.report(r, false, 0, hide(err))
+					fail(name)
+				} else {
+					w.report(r, false, c.Size(), nil)
+				}
 			}
 		}
+		g.Wait()
 	}
 }
 
-// emptied reports whether collection name has no members left.
-func (f *FileSystem) emptied(name string) bool {
-	dir, err := f.fs.Open(name)
+// removeCollection removes member name of parent with its members.
+func (w *treeWork) removeCollection(parent collection, name, rel string, depth int) bool {
+	dir, err := parent.sub(name)
+	if err != nil {
+		w.report(rel, true, 0, hide(err))
+		return false
+	}
+	ok := w.removeMembers(dir, rel, depth+1)
+	dir.close()
+	if !ok {
+		return false
+	}
+	if err := parent.remove(name); err != nil {
+		w.report(rel, true, 0, hide(err))
+		return false
+	}
+	w.report(rel, true, 0, nil)
+	return true
+}
+
+// nextBatch lists up to listBatch members of dir, leaving out failed ones.
+func nextBatch(dir collection, failed map[string]bool) ([]os.FileInfo, error) {
+	d, err := dir.list()
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var batch []os.FileInfo
+	for len(batch) == 0 {
+		infos, err := d.Readdir(listBatch)
+		for _, c := range infos {
+			if !failed[c.Name()] {
+				batch = append(batch, c)
+			}
+		}
+		if err == io.EOF || (err == nil && len(infos) == 0) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return batch, nil
+}
+
+// emptied reports whether dir has no members left.
+func emptied(dir collection) bool {
+	d, err := dir.list()
 	if err != nil {
 		return false
 	}
-	defer dir.Close()
-	names, _ := dir.Readdirnames(1)
+	defer d.Close()
+	names, _ := d.Readdirnames(1)
 	return len(names) == 0
 }
 
@@ -204,10 +291,39 @@ func sizeOf(fi os.FileInfo) int64 {
 	return fi.Size()
 }
 
+// ErrLoop is reported for a symbolic link that leads back to a collection
+// the operation has already entered: following it would never end.
+var ErrLoop = errors.New("symbolic link loop")
+
+// dirID identifies a directory on disk, to recognise it when a symbolic
+// link leads to it again.
+type dirID struct{ dev, ino uint64 }
+
+// firstVisit reports whether the collection fi describes has not been
+// entered yet, and marks it entered. Backends without inode numbers
+// (memory) have no links, hence no loops.
+func (w *treeWork) firstVisit(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return true
+	}
+	id := dirID{uint64(st.Dev), st.Ino}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seen[id] {
+		return false
+	}
+	w.seen[id] = true
+	return true
+}
+
 // CopyTree copies src to dst, which must not exist yet; with deep false a
 // collection is copied without its members. Each resource is reported to
-// visit; a member that fails is reported and skipped, the rest copied.
-// File content goes through io.Copy between the backend's files, which is
+// visit (by one goroutine at a time, though subtrees are copied by up to
+// GOMAXPROCS); a member that fails is reported and skipped, the rest
+// copied. A symbolic link is copied as what it points to, once: a link
+// back into the tree being copied is reported as ErrLoop. File content
+// goes through io.Copy between the backend's files, which is
 // copy_file_range between two *os.File on directory storage. A file whose
 // copy fails is removed, never left half written.
 func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, visit Visit) error {
@@ -230,7 +346,8 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 	}
 	if !fi.IsDir() {
 		// A lone file: its failure is the operation's failure.
-		n, err := f.copyFile(src, dst, fi)
+		n, err := copyFile(pathCollection{f.fs, path.Dir(src)}, pathCollection{f.fs, path.Dir(dst)},
+			path.Base(src), path.Base(dst), fi)
 		if err != nil {
 			return err
 		}
@@ -241,83 +358,121 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 		return hide(err)
 	}
 	visit("", true, 0, nil)
-	if deep {
-		// A symbolic link to an ancestor, or to a directory that holds the
-		// destination, would make the copy read what it writes; these
-		// directories are never entered twice.
-		ancestors := []os.FileInfo{fi}
-		if dfi, err := f.fs.Stat(dst); err == nil {
-			ancestors = append(ancestors, dfi)
-		}
-		f.copyMembers(ctx, src, dst, "", visit, 1, ancestors)
+	if !deep {
+		return nil
 	}
+	w := f.newTreeWork(ctx, visit)
+	w.firstVisit(fi)
+	from, err := f.openCollection(src)
+	if err != nil {
+		w.report("", true, 0, err)
+		return nil
+	}
+	defer from.close()
+	to, err := f.openCollection(dst)
+	if err != nil {
+		w.report("", true, 0, err)
+		return nil
+	}
+	defer to.close()
+	w.copyMembers(from, src, to, "", 1)
 	return nil
 }
 
-// isAncestor reports whether the directory fi is one of ancestors, by
-// identity (device and inode); backends without identities never match.
-func isAncestor(fi os.FileInfo, ancestors []os.FileInfo) bool {
-	fi = unrenamed(fi)
-	for _, a := range ancestors {
-		if os.SameFile(fi, a) {
-			return true
-		}
-	}
-	return false
-}
-
-// unrenamed returns the backend's own FileInfo, which os.SameFile needs.
-func unrenamed(fi os.FileInfo) os.FileInfo {
-	if r, ok := fi.(renamed); ok {
-		return r.FileInfo
-	}
-	return fi
-}
-
-func (f *FileSystem) copyMembers(ctx context.Context, src, dst, rel string, visit Visit, depth int, ancestors []os.FileInfo) {
+// copyMembers copies the members of src, the collection at srcPath, into
+// dst. A symbolic link is resolved from the top of the storage, like any
+// path a client names: the collection handles confine links to
+// themselves, which would hide a link to a sibling.
+func (w *treeWork) copyMembers(src collection, srcPath string, dst collection, rel string, depth int) {
 	if depth >= maxTreeDepth {
-		visit(rel, true, 0, ErrTooDeep)
+		w.report(rel, true, 0, ErrTooDeep)
 		return
 	}
-	err := f.ListDir(ctx, src, func(infos []os.FileInfo) error {
-		for _, c := range infos {
-			s, d, r := path.Join(src, c.Name()), path.Join(dst, c.Name()), path.Join(rel, c.Name())
-			if err := ctx.Err(); err != nil {
-				visit(r, c.IsDir(), 0, err)
-				continue
-			}
-			if !c.IsDir() {
-				n, err := f.copyFile(s, d, c)
-				visit(r, false, n, err)
-				continue
-			}
-			if isAncestor(c, ancestors) {
-				visit(r, true, 0, &os.PathError{Op: "copy", Path: s, Err: ErrLoop})
-				continue
-			}
-			if err := f.fs.Mkdir(d, c.Mode().Perm()|0o700); err != nil {
-				visit(r, true, 0, hide(err))
-				continue
-			}
-			visit(r, true, 0, nil)
-			f.copyMembers(ctx, s, d, r, visit, depth+1, append(ancestors[:len(ancestors):len(ancestors)], unrenamed(c)))
-		}
-		return nil
-	})
+	d, err := src.list()
 	if err != nil {
-		visit(rel, true, 0, err)
+		w.report(rel, true, 0, hide(err))
+		return
+	}
+	defer d.Close()
+	var g sync.WaitGroup
+	defer g.Wait() // before src and dst are closed by the caller
+	for {
+		infos, rerr := d.Readdir(listBatch)
+		for _, c := range infos {
+			name := c.Name()
+			if IsReserved(name) {
+				continue
+			}
+			r, full := path.Join(rel, name), path.Join(srcPath, name)
+			from, linked := src, c.Mode()&os.ModeSymlink != 0
+			if linked {
+				target, err := w.f.fs.Stat(full)
+				if err != nil {
+					continue // unreachable, as in listings: not a member
+				}
+				c, from = renamed{target, name}, pathCollection{w.f.fs, srcPath}
+			}
+			switch {
+			case w.ctx.Err() != nil:
+				w.report(r, c.IsDir(), 0, w.ctx.Err())
+			case !c.IsDir():
+				n, err := copyFile(from, dst, name, name, c)
+				w.report(r, false, n, err)
+			case !w.firstVisit(c):
+				w.report(r, true, 0, ErrLoop)
+			default:
+				if err := dst.mkdir(name, c.Mode().Perm()|0o700); err != nil {
+					w.report(r, true, 0, hide(err))
+					continue
+				}
+				w.report(r, true, 0, nil)
+				w.fork(&g, func() { w.copyCollection(src, full, linked, dst, name, r, depth) })
+			}
+		}
+		if rerr == io.EOF || (rerr == nil && len(infos) == 0) {
+			return
+		}
+		if rerr != nil {
+			w.report(rel, true, 0, rerr)
+			return
+		}
 	}
 }
 
-// copyFile copies one file's content and permissions; on failure the
-// partial copy is removed.
-func (f *FileSystem) copyFile(src, dst string, fi os.FileInfo) (int64, error) {
-	in, err := f.fs.Open(src)
+// copyCollection copies the members of collection name of src, at
+// srcPath, into the collection of the same name in dst. linked is true
+// when name is a symbolic link, which is then opened from the top.
+func (w *treeWork) copyCollection(src collection, srcPath string, linked bool, dst collection, name, rel string, depth int) {
+	var from collection
+	var err error
+	if linked {
+		from, err = w.f.openCollection(srcPath)
+	} else {
+		from, err = src.sub(name)
+	}
+	if err != nil {
+		w.report(rel, true, 0, hide(err))
+		return
+	}
+	defer from.close()
+	to, err := dst.sub(name)
+	if err != nil {
+		w.report(rel, true, 0, hide(err))
+		return
+	}
+	defer to.close()
+	w.copyMembers(from, srcPath, to, rel, depth+1)
+}
+
+// copyFile copies file name of src to a new file dstName of dst, with its
+// permissions; on failure the partial copy is removed.
+func copyFile(src, dst collection, name, dstName string, fi os.FileInfo) (int64, error) {
+	in, err := src.open(name)
 	if err != nil {
 		return 0, hide(err)
 	}
 	defer in.Close()
-	out, err := f.fs.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+	out, err := dst.create(dstName, fi.Mode().Perm())
 	if err != nil {
 		return 0, hide(err)
 	}
@@ -326,8 +481,8 @@ func (f *FileSystem) copyFile(src, dst string, fi os.FileInfo) (int64, error) {
 		err = cerr
 	}
 	if err != nil {
-		f.fs.Remove(dst)
-		return 0, fmt.Errorf("copy %s: %w", src, err)
+		dst.remove(dstName)
+		return 0, fmt.Errorf("copy %s: %w", name, err)
 	}
 	return n, nil
 }

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // slowTree starts davd on latency-slowed memory storage with a tree whose
@@ -44,10 +40,7 @@ func slowTree(t *testing.T) string {
 // Processing while a COPY on slow storage runs, then 201.
 func TestSlowCopyCurl(t *testing.T) {
 	t.Parallel()
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl is not installed")
-	}
+	curl := requireTool(t, "curl")
 	base := slowTree(t)
 	out, err := exec.Command(curl, "-sv", "-X", "COPY", "-H", "Destination: "+base+"/copy", base+"/tree").CombinedOutput()
 	if err != nil {
@@ -63,30 +56,5 @@ func TestSlowCopyCurl(t *testing.T) {
 	}
 	if got := status(t, "GET", base+"/copy/d3/f5"); got != 200 {
 		t.Errorf("copied tree incomplete: GET = %d", got)
-	}
-}
-
-// TestSlowCopyHTTP10 checks that an HTTP/1.0 client never sees a 102
-// (RFC 9110 §15.2), even when the operation is slow.
-func TestSlowCopyHTTP10(t *testing.T) {
-	t.Parallel()
-	base := slowTree(t)
-	addr := strings.TrimPrefix(base, "http://")
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(conn, "COPY /tree HTTP/1.0\r\nHost: %s\r\nDestination: %s/copy10\r\n\r\n", addr, base)
-	all, err := io.ReadAll(bufio.NewReader(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(all), "102") {
-		t.Errorf("HTTP/1.0 client got a 102:\n%s", all)
-	}
-	if !strings.HasPrefix(string(all), "HTTP/1.0 201") {
-		t.Errorf("want 201 as the first and only status line, got:\n%s", all)
 	}
 }

@@ -681,33 +681,30 @@ func (s *sqlStore) insertLock(ctx context.Context, l Lock, t time.Time) error {
 
 // updateLock stores the new timeout of l (lockPersister).
 func (s *sqlStore) updateLock(ctx context.Context, l Lock) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		q := s.d.q()
-		q.sql(`UPDATE locks SET timeout_ns = `, q.arg(int64(l.Timeout)), `, expires_ns = `, q.arg(nanos(l.Expires)),
-			` WHERE token = `, q.arg(l.Token))
-		_, err := s.exec(ctx, tx, q)
-		return err
-	})
-	if err != nil {
-		return s.fail("refresh lock on "+l.Root, err)
-	}
-	return nil
+	q := s.d.q()
+	q.sql(`UPDATE locks SET timeout_ns = `, q.arg(int64(l.Timeout)), `, expires_ns = `, q.arg(nanos(l.Expires)),
+		` WHERE token = `, q.arg(l.Token))
+	return s.writeOne(ctx, "refresh lock on "+l.Root, q)
 }
 
 // deleteLock removes the lock with token (lockPersister).
 func (s *sqlStore) deleteLock(ctx context.Context, token string) error {
+	q := s.d.q()
+	q.sql(`DELETE FROM locks WHERE token = `, q.arg(token))
+	return s.writeOne(ctx, "remove lock", q)
+}
+
+// writeOne runs the single statement q in a transaction of its own; what
+// names the change in an error.
+func (s *sqlStore) writeOne(ctx context.Context, what string, q *query) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		q := s.d.q()
-		q.sql(`DELETE FROM locks WHERE token = `, q.arg(token))
 		_, err := s.exec(ctx, tx, q)
 		return err
 	})
 	if err != nil {
-		return s.fail("remove lock", err)
+		return s.fail(what, err)
 	}
 	return nil
 }

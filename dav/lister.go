@@ -1,0 +1,143 @@
+package dav
+
+import (
+	"context"
+	"os"
+	"path"
+	"runtime"
+	"sync"
+	"syscall"
+)
+
+// listed is one batch of a collection's members.
+type listed struct {
+	dir   string
+	infos []os.FileInfo
+}
+
+// lister lists collections concurrently for PROPFIND: a pool of workers
+// takes directories from a stack (depth first, so that the stack stays
+// small), sends their members in batches, and pushes the subdirectories
+// it finds when the walk is recursive.
+type lister struct {
+	h       *Handler
+	ctx     context.Context
+	deep    bool
+	batches chan listed
+
+	mu      sync.Mutex
+	wake    *sync.Cond
+	pending []string // directories waiting to be listed
+	busy    int      // workers listing a directory
+	err     error    // the first listing error
+	seen    map[dirID]bool
+}
+
+// dirID identifies a directory on disk. A symbolic link inside the root
+// may point back at an ancestor; descending only into directories not
+// seen before keeps such a loop from making the walk endless.
+type dirID struct{ dev, ino uint64 }
+
+// firstVisit reports whether the directory fi describes has not been
+// walked yet, and marks it walked. Backends without inode numbers (memory)
+// have no links, hence no loops.
+func (l *lister) firstVisit(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return true
+	}
+	id := dirID{uint64(st.Dev), st.Ino}
+	if l.seen[id] {
+		return false
+	}
+	l.seen[id] = true
+	return true
+}
+
+// maxListers bounds the workers: beyond the number of cores they only
+// contend; on slow storage a few more would help, but the tree's fan-out
+// is not known in advance.
+const maxListers = 4
+
+// newLister starts listing dir; batches is closed when the walk is done.
+func newLister(ctx context.Context, h *Handler, dir string, fi os.FileInfo, deep bool) *lister {
+	workers := min(runtime.GOMAXPROCS(0), maxListers)
+	l := &lister{h: h, ctx: ctx, deep: deep, batches: make(chan listed, 2*workers), pending: []string{dir},
+		seen: make(map[dirID]bool)}
+	l.firstVisit(fi)
+	l.wake = sync.NewCond(&l.mu)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(l.work)
+	}
+	go func() {
+		wg.Wait()
+		close(l.batches)
+	}()
+	return l
+}
+
+// work lists directories until none are pending and no worker can add more.
+func (l *lister) work() {
+	for {
+		l.mu.Lock()
+		for len(l.pending) == 0 && l.busy > 0 {
+			l.wake.Wait()
+		}
+		if len(l.pending) == 0 {
+			l.mu.Unlock()
+			l.wake.Broadcast() // the walk is over: release the others
+			return
+		}
+		dir := l.pending[len(l.pending)-1]
+		l.pending = l.pending[:len(l.pending)-1]
+		l.busy++
+		l.mu.Unlock()
+
+		err := l.h.fs.ListDir(l.ctx, dir, func(infos []os.FileInfo) error {
+			select {
+			case l.batches <- listed{dir, infos}:
+			case <-l.ctx.Done():
+				return l.ctx.Err()
+			}
+			if l.deep {
+				l.push(dir, infos)
+			}
+			return nil
+		})
+
+		l.mu.Lock()
+		l.busy--
+		if err != nil && l.err == nil {
+			l.err = err
+		}
+		if err != nil && l.ctx.Err() != nil {
+			l.pending = nil // cancelled: stop everyone
+		}
+		l.mu.Unlock()
+		l.wake.Broadcast()
+	}
+}
+
+// push queues the subdirectories among infos, members of dir.
+func (l *lister) push(dir string, infos []os.FileInfo) {
+	n := 0
+	l.mu.Lock()
+	for _, fi := range infos {
+		if fi.IsDir() && l.firstVisit(fi) {
+			l.pending = append(l.pending, path.Join(dir, fi.Name()))
+			n++
+		}
+	}
+	l.mu.Unlock()
+	for range n {
+		l.wake.Signal()
+	}
+}
+
+// drain discards what the workers still send after the walk was cancelled,
+// so that none of them stays blocked.
+func (l *lister) drain() {
+	for range l.batches {
+	}
+}
