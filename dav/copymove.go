@@ -87,6 +87,9 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 		return errorf(http.StatusConflict, "the destination's parent collection does not exist")
 	}
 
+	if err := h.allowCopyMove(ctx, src, dst, srcInfo.IsDir() && depth == depthInfinity, isMove, dstInfo); err != nil {
+		return err
+	}
 	targets := []lockTarget{{name: dst, members: exists && dstInfo.IsDir(), membership: !exists}}
 	if isMove {
 		targets = append(targets, lockTarget{name: src, members: srcInfo.IsDir(), membership: true})
@@ -190,6 +193,9 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	fi, err := h.fs.Stat(ctx, name)
 	if err != nil {
 		return storageError(r.URL.Path, err)
+	}
+	if err := h.allowTree(ctx, name, name, PermDelete, PermDelete, fi.IsDir()); err != nil {
+		return err
 	}
 	if err := h.authorizeWrite(r, name, lockTarget{name: name, members: fi.IsDir(), membership: true}); err != nil {
 		return err

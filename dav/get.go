@@ -26,7 +26,7 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, name string) 
 		return storageError(r.URL.Path, err)
 	}
 	if fi.IsDir() {
-		return h.serveListing(w, r, f)
+		return h.serveListing(w, r, name, f)
 	}
 	w.Header().Set("ETag", etag(fi))
 	w.Header().Set("Content-Type", contentType(name))
@@ -59,11 +59,12 @@ type dirReader interface {
 
 // serveListing writes a minimal HTML index of a collection, so that a
 // browser pointed at davd can navigate the tree.
-func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, dir dirReader) error {
+func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, name string, dir dirReader) error {
 	infos, err := dir.Readdir(0)
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
+	infos = slices.DeleteFunc(infos, func(fi os.FileInfo) bool { return !h.readable(path.Join(name, fi.Name())) })
 	slices.SortFunc(infos, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if r.Method == http.MethodHead {

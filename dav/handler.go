@@ -32,6 +32,16 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and
 	// -Host headers are believed; everyone else's are ignored.
 	TrustedProxies []netip.Prefix
+	// Permissions limits what the handler's user may do, and where; nil
+	// allows everything (ReadOnly still applies). Authentication happens
+	// in front of the handler, which serves one user or one set of users
+	// with the same rights: give each its own Handler.
+	Permissions *Permissions
+	// Challenge, when set, is the WWW-Authenticate value sent with a 401
+	// instead of a 403 when Permissions refuse a request that has no user:
+	// clients send credentials only when asked, so an anonymous client
+	// that may read but not write learns that signing in would help.
+	Challenge string
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -44,6 +54,8 @@ type Handler struct {
 	log        *slog.Logger
 	limits     Limits
 	proxies    []netip.Prefix
+	perms      *Permissions // nil: everything allowed
+	challenge  string
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -55,6 +67,13 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 	}
 	if st == nil {
 		return nil, errors.New("dav: a state store is required")
+	}
+	var perms *Permissions
+	if cfg.Permissions != nil {
+		perms = &Permissions{Default: cfg.Permissions.Default, Rules: append([]Rule(nil), cfg.Permissions.Rules...)}
+		if err := perms.Check(); err != nil {
+			return nil, fmt.Errorf("dav: %w", err)
+		}
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -69,6 +88,8 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		log:        logger,
 		limits:     cfg.Limits,
 		proxies:    cfg.TrustedProxies,
+		perms:      perms,
+		challenge:  cfg.Challenge,
 	}, nil
 }
 
@@ -97,15 +118,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pw, r := processing.Start(w, r, h.processing)
 	defer func() {
 		pw.Finish()
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
+		attrs := []slog.Attr{slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.String("client", h.clientIP(r)),
 			slog.Int("status", statusOrOK(pw.Status())),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("bytes", pw.BytesWritten()),
 			slog.Int("interim", pw.InterimSent()),
-		)
+			slog.String("client", h.clientIP(r)),
+		}
+		if user := UserFrom(r.Context()); user != "" {
+			attrs = append(attrs, slog.String("user", user))
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	h.serve(pw, r)
 }
@@ -139,6 +163,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusForbidden, "this server is read-only"))
 		return
 	}
+	if err := h.checkMethod(r, name); err != nil {
+		h.refuse(w, r, err)
+		return
+	}
 	if err := h.limitBody(w, r); err != nil {
 		writeError(w, err)
 		return
@@ -167,8 +195,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		err = errorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
 	}
 	if err != nil {
-		writeError(w, err)
+		h.refuse(w, r, err)
 	}
+}
+
+// refuse answers err; a permission refusal of an anonymous request
+// becomes a 401 challenge when the handler has one.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	if h.challenge != "" && UserFrom(r.Context()) == "" && errors.As(err, &he) && errors.Is(he.err, errPermission) {
+		w.Header().Set("WWW-Authenticate", h.challenge)
+		err = &httpError{status: http.StatusUnauthorized, reason: he.reason + "; sign in for more", err: he.err}
+	}
+	writeError(w, err)
 }
 
 // allowAll lists every method the handler serves.

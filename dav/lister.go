@@ -124,7 +124,8 @@ func (l *lister) push(dir string, infos []os.FileInfo) {
 	n := 0
 	l.mu.Lock()
 	for _, fi := range infos {
-		if fi.IsDir() && l.firstVisit(fi) {
+		// What the user may not read is left out, with what is below it.
+		if fi.IsDir() && l.h.readable(path.Join(dir, fi.Name())) && l.firstVisit(fi) {
 			l.pending = append(l.pending, path.Join(dir, fi.Name()))
 			n++
 		}

@@ -35,12 +35,13 @@ func (h *Handler) authorizeWrite(r *http.Request, reqName string, targets ...loc
 		return err
 	}
 	ctx := r.Context()
+	user := UserFrom(ctx)
 	for _, t := range targets {
 		covering, err := h.state.LocksCovering(ctx, t.name)
 		if err != nil {
 			return err
 		}
-		if l, ok := unheld(covering, tokens); !ok {
+		if l, ok := unheld(covering, tokens, user); !ok {
 			return h.lockedError(l)
 		}
 		if t.membership && t.name != "/" {
@@ -48,7 +49,7 @@ func (h *Handler) authorizeWrite(r *http.Request, reqName string, targets ...loc
 			if err != nil {
 				return err
 			}
-			if l, ok := unheld(parentLocks, tokens); !ok {
+			if l, ok := unheld(parentLocks, tokens, user); !ok {
 				return h.lockedError(l)
 			}
 		}
@@ -59,7 +60,7 @@ func (h *Handler) authorizeWrite(r *http.Request, reqName string, targets ...loc
 			}
 			var blocked []state.Lock
 			for _, l := range below {
-				if !tokens[l.Token] {
+				if !holds(l, tokens, user) {
 					blocked = append(blocked, l)
 				}
 			}
@@ -71,19 +72,26 @@ func (h *Handler) authorizeWrite(r *http.Request, reqName string, targets ...loc
 	return nil
 }
 
-// unheld returns a lock of locks none of whose tokens was submitted; ok is
-// true when there is no such obstacle (no locks, or one of them is held:
-// holding any one shared lock, or the exclusive one, is enough).
-func unheld(locks []state.Lock, tokens map[string]bool) (state.Lock, bool) {
+// unheld returns a lock of locks none of which user holds; ok is true when
+// there is no such obstacle (no locks, or one of them is held: holding any
+// one shared lock, or the exclusive one, is enough).
+func unheld(locks []state.Lock, tokens map[string]bool, user string) (state.Lock, bool) {
 	if len(locks) == 0 {
 		return state.Lock{}, true
 	}
 	for _, l := range locks {
-		if tokens[l.Token] {
+		if holds(l, tokens, user) {
 			return state.Lock{}, true
 		}
 	}
 	return locks[0], false
+}
+
+// holds reports whether a request by user that submitted tokens holds
+// lock l. A lock token is not a bearer credential: one user submitting
+// another's token gets what a made-up token would get.
+func holds(l state.Lock, tokens map[string]bool, user string) bool {
+	return tokens[l.Token] && l.User == user
 }
 
 func (h *Handler) lockedError(l state.Lock) error {
@@ -175,9 +183,11 @@ func (h *Handler) tagName(r *http.Request, tag string) (string, bool) {
 	return path.Clean(name), true
 }
 
+// tokenCovers reports whether token names a lock of the request's user
+// that covers name; another user's lock token is treated as unknown.
 func (h *Handler) tokenCovers(ctx context.Context, token, name string) bool {
 	l, err := h.state.LookupLock(ctx, token)
-	return err == nil && covers(l, name)
+	return err == nil && covers(l, name) && l.User == UserFrom(ctx)
 }
 
 // covers reports whether lock l applies to name.
@@ -274,6 +284,9 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	if !exists && !errors.Is(statErr, os.ErrNotExist) {
 		return storageError(r.URL.Path, statErr)
 	}
+	if err := h.allow(name, createOrUpdate(exists)); err != nil {
+		return err
+	}
 	// A new lock is a conditional request like any other: the If header
 	// must hold, and a lock that conflicts is reported by CreateLock.
 	if _, err := h.evalIf(r, name); err != nil {
@@ -281,7 +294,7 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	}
 	lock, err := h.state.CreateLock(ctx, state.Lock{
 		Root: name, Deep: depth == depthInfinity, Shared: li.shared,
-		Owner: li.owner, Timeout: timeout,
+		Owner: li.owner, Timeout: timeout, User: UserFrom(ctx),
 	})
 	var conflict *state.ConflictError
 	if errors.As(err, &conflict) {
@@ -305,6 +318,9 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 
 // refreshLock handles a LOCK without a body: the If header names the lock.
 func (h *Handler) refreshLock(w http.ResponseWriter, r *http.Request, name string, timeout time.Duration) error {
+	if err := h.allow(name, PermUpdate); err != nil {
+		return err
+	}
 	ih, ok := parseIfHeader(r.Header.Get("If"))
 	if !ok {
 		return errorf(http.StatusBadRequest, "a lock refresh needs an If header with the lock token")
@@ -360,9 +376,13 @@ func (h *Handler) serveUnlock(w http.ResponseWriter, r *http.Request, name strin
 	}
 	token = token[1 : len(token)-1]
 	ctx := r.Context()
-	if !h.tokenCovers(ctx, token, name) {
+	l, err := h.state.LookupLock(ctx, token)
+	if err != nil || !covers(l, name) {
 		return &httpError{status: http.StatusConflict, reason: "the lock token does not match a lock on " + r.URL.Path,
 			err: errLockTokenMismatch}
+	}
+	if l.User != UserFrom(ctx) {
+		return errorf(http.StatusForbidden, "the lock on %s belongs to another user", r.URL.Path)
 	}
 	if err := h.state.Unlock(ctx, token); err != nil {
 		return err

@@ -111,6 +111,9 @@ func (p *propfindWalk) run(ctx context.Context, name string, fi os.FileInfo, dep
 	l := newLister(ctx, p.h, name, fi, depth == depthInfinity)
 	for b := range l.batches {
 		for _, c := range b.infos {
+			if !p.h.readable(path.Join(b.dir, c.Name())) {
+				continue // the lister does not descend into it either
+			}
 			if err := p.emit(ctx, path.Join(b.dir, c.Name()), c); err != nil {
 				cancel()
 				l.drain()

@@ -23,6 +23,9 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	ctx := r.Context()
 	fi, statErr := h.fs.Stat(ctx, name)
+	if err := h.allow(name, createOrUpdate(statErr == nil)); err != nil {
+		return err
+	}
 	if err := checkPreconditions(r, fi, statErr == nil); err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -249,7 +251,9 @@ func (e *xmlElement) selfContained(body []byte) []byte {
 		seen[p] = true // declared on the element itself: already in its bytes
 	}
 	for s := e.scope; s != nil; s = s.parent {
-		for p, uri := range s.decl {
+		// Sorted: the same request must store the same bytes.
+		for _, p := range slices.Sorted(maps.Keys(s.decl)) {
+			uri := s.decl[p]
 			if seen[p] {
 				continue // shadowed by a closer declaration
 			}

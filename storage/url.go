@@ -24,6 +24,11 @@ type Backend struct {
 	Description string
 
 	closer io.Closer
+	// base is Fs before the latency and read-only wrappers, which Sub
+	// applies again to the sub-tree it opens.
+	base     afero.Fs
+	latency  time.Duration
+	readOnly bool
 }
 
 // FileSystem returns the WebDAV view of the backend.
@@ -89,6 +94,13 @@ func Open(raw string, readOnly bool) (*Backend, error) {
 	default:
 		return nil, fmt.Errorf("storage: unknown scheme %q in %q (use file:///dir, a directory path, or mem://)", scheme, raw)
 	}
+	b.wrap(latency, readOnly)
+	return b, nil
+}
+
+// wrap sets Fs to base behind the latency and read-only wrappers.
+func (b *Backend) wrap(latency time.Duration, readOnly bool) {
+	b.base, b.latency, b.readOnly = b.Fs, latency, readOnly
 	if latency > 0 {
 		b.Fs = LatencyFs{Fs: b.Fs, Delay: latency}
 		b.Description += fmt.Sprintf(", %s latency per call", latency)
@@ -97,7 +109,6 @@ func Open(raw string, readOnly bool) (*Backend, error) {
 		b.Fs = afero.NewReadOnlyFs(b.Fs)
 		b.Description += ", read-only"
 	}
-	return b, nil
 }
 
 // splitStorageURL accepts a URL or a bare path; a bare path means file://.

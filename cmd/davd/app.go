@@ -45,6 +45,7 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 					return serve(c.Context, cfg, onListen)
 				},
 			},
+			hashPasswordCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

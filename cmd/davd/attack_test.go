@@ -19,9 +19,9 @@ import (
 // it must never appear in a response, and the file must never change.
 const sentinel = "SENTINEL-8c1f0e2b-outside-the-root"
 
-// tree records every name below dir with its content (regular files) or
+// snapshotTree records every name below dir with its content (regular files) or
 // link target, to prove that nothing there changed or appeared.
-func tree(t *testing.T, dir string) string {
+func snapshotTree(t *testing.T, dir string) string {
 	t.Helper()
 	var lines []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -48,9 +48,9 @@ func tree(t *testing.T, dir string) string {
 	return strings.Join(lines, "\n")
 }
 
-// rawRequest sends text exactly as given, so that no client library
+// sendRaw sends text exactly as given, so that no client library
 // cleans or re-encodes the path, and returns status and body.
-func rawRequest(t *testing.T, addr, text string) (int, string) {
+func sendRaw(t *testing.T, addr, text string) (int, string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -106,7 +106,7 @@ func TestAttackTable(t *testing.T) {
 	}
 	baseURL := startDavd(t, "--prefix", "/dav", "--max-propfind-entries", "1000", root)
 	addr := strings.TrimPrefix(baseURL, "http://")
-	before := tree(t, outside)
+	before := snapshotTree(t, outside)
 
 	req := func(method, target string, headers ...string) string {
 		s := method + " " + target + " HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n"
@@ -202,7 +202,7 @@ func TestAttackTable(t *testing.T) {
 		{"GET the state database", req("GET", "/dav/.davd/state.db")},
 	}
 	for _, a := range attacks {
-		status, body := rawRequest(t, addr, a.request)
+		status, body := sendRaw(t, addr, a.request)
 		t.Logf("%-45s %d %.90q", a.name, status, strings.TrimSpace(body))
 		refused := status >= 400 && status < 500 || status == http.StatusBadGateway
 		switch a.name {
@@ -221,7 +221,7 @@ func TestAttackTable(t *testing.T) {
 			t.Errorf("%s: the response reveals what is outside: %.300q", a.name, body)
 		}
 	}
-	if after := tree(t, outside); after != before {
+	if after := snapshotTree(t, outside); after != before {
 		t.Errorf("outside the root changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	if entries, _ := os.ReadDir(base); len(entries) != 2 {

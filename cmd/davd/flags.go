@@ -35,6 +35,10 @@ func serveFlags() []cli.Flag {
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "processing-max", Value: 5, Usage: "most 102s per response (0 = unlimited)", EnvVars: env("processing-max")}),
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "processing-deny", Value: cli.NewStringSlice(processing.DefaultDeny()...), Usage: "User-Agent regular expressions that get no 102 in auto mode", EnvVars: env("processing-deny")}),
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Minute, Usage: "on SIGTERM, how long running requests may finish", EnvVars: env("shutdown-timeout")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: "davd", Usage: "realm of the HTTP Basic challenge (users come from the --config file)", EnvVars: env("realm")}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-auth-failures", Value: 10, Usage: "failed sign-ins from one address (IPv6: one /64) before it gets 429 for the rest of --auth-failure-window (0 = never)", EnvVars: env("max-auth-failures")}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "auth-failure-window", Value: 5 * time.Minute, Usage: "window, from an address's first failed sign-in, in which --max-auth-failures are counted", EnvVars: env("auth-failure-window")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("log-format")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("log-level")}),
 	}, exposeFlags()...)
@@ -51,6 +55,16 @@ type config struct {
 	shutdownTimeout time.Duration
 	logger          *slog.Logger
 	expose          exposeConfig
+
+	// users and anonymous come from the config file; with neither, the
+	// server is open to whoever can connect (loopback only, unless
+	// allowAnonymous).
+	users             []userConfig
+	anonymous         *userConfig
+	realm             string
+	allowAnonymous    bool
+	maxAuthFailures   int
+	authFailureWindow time.Duration
 }
 
 // configFrom reads and checks the flags, so that a bad value stops davd
@@ -63,6 +77,11 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		readOnly:        c.Bool("read-only"),
 		prefix:          c.String("prefix"),
 		shutdownTimeout: c.Duration("shutdown-timeout"),
+
+		realm:             c.String("realm"),
+		allowAnonymous:    c.Bool("allow-anonymous"),
+		maxAuthFailures:   c.Int("max-auth-failures"),
+		authFailureWindow: c.Duration("auth-failure-window"),
 	}
 	switch c.NArg() {
 	case 0:
@@ -100,6 +119,7 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		{"processing-after", cfg.processing.After},
 		{"processing-interval", cfg.processing.Interval},
 		{"shutdown-timeout", cfg.shutdownTimeout},
+		{"auth-failure-window", cfg.authFailureWindow},
 	} {
 		if d.val < 0 {
 			return cfg, fmt.Errorf("--%s must not be negative (got %s)", d.name, d.val)
@@ -107,6 +127,21 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	}
 	if mode != processing.ModeOff && cfg.processing.Interval == 0 {
 		return cfg, errors.New("--processing-interval must be positive unless --processing is off")
+	}
+	if cfg.maxAuthFailures < 0 {
+		return cfg, fmt.Errorf("--max-auth-failures must be 0 (never throttle) or more (got %d)", cfg.maxAuthFailures)
+	}
+	if cfg.maxAuthFailures > 0 && cfg.authFailureWindow == 0 {
+		return cfg, errors.New("--auth-failure-window must be positive unless --max-auth-failures is 0")
+	}
+	if cfg.realm == "" || strings.ContainsAny(cfg.realm, "\"\\") || strings.ContainsFunc(cfg.realm, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return cfg, fmt.Errorf("--realm %q must be non-empty, without quotes, backslashes or control characters", cfg.realm)
+	}
+	if cfg.users, cfg.anonymous, err = readUsers(c); err != nil {
+		return cfg, err
+	}
+	if err := checkExposure(cfg.addr, cfg.users, cfg.allowAnonymous); err != nil {
+		return cfg, err
 	}
 	if cfg.processing.Max < 0 {
 		return cfg, fmt.Errorf("--processing-max must be 0 (unlimited) or more (got %d)", cfg.processing.Max)

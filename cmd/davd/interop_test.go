@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,10 +153,15 @@ type slowOp struct {
 }
 
 var slowOps = []slowOp{
-	{method: "COPY", latency: 80 * time.Millisecond, dst: "/copy", status: 201, made: "copy/s1/f2"},
+	{method: "COPY", latency: 80 * time.Millisecond * treeWorkers, dst: "/copy", status: 201, made: "copy/s1/f2"},
 	{method: "MOVE", latency: 400 * time.Millisecond, dst: "/moved", status: 201, gone: "tree", made: "moved/s1/f2"},
-	{method: "DELETE", latency: 100 * time.Millisecond, status: 204, gone: "tree"},
+	{method: "DELETE", latency: 100 * time.Millisecond * treeWorkers, status: 204, gone: "tree"},
 }
+
+// treeWorkers is how many goroutines davd's COPY and DELETE use here (as
+// storage does: GOMAXPROCS, at most 4); their storage calls overlap, so
+// the latency per call grows with them to keep the operations long.
+var treeWorkers = time.Duration(min(runtime.GOMAXPROCS(0), 4))
 
 // check verifies the tree on disk after op completed.
 func (op slowOp) check(t *testing.T, dir string) {
@@ -764,6 +770,8 @@ func TestInteropProxies(t *testing.T) {
 	timing := []string{"--processing-after", "400ms", "--processing-interval", "400ms", "--processing-max", "9"}
 	every100ms := []string{"--processing-after", "100ms", "--processing-interval", "100ms"}
 	copyOp := slowOps[0] // at least 1.9s of storage latency
+	longCopy := copyOp
+	longCopy.latency = longCopy.latency * 3 / 2
 	type proxyCase struct {
 		name    string
 		op      slowOp
@@ -773,6 +781,8 @@ func TestInteropProxies(t *testing.T) {
 		curlArgs []string
 		// outcome is what must happen through the proxy p.
 		outcome func(p reverseProxy) outcome
+		// only, when set, names the one proxy the case runs through.
+		only string
 	}
 	completes := func(reverseProxy) outcome { return completed }
 	timesOut := func(reverseProxy) outcome { return timedOut }
@@ -784,26 +794,36 @@ func TestInteropProxies(t *testing.T) {
 	}
 	var pcs []proxyCase
 	for _, op := range slowOps {
-		pcs = append(pcs, proxyCase{"auto/" + op.method, op, timing, time.Second, nil, completes})
+		pcs = append(pcs, proxyCase{"auto/" + op.method, op, timing, time.Second, nil, completes, ""})
 	}
 	pcs = append(pcs,
-		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), time.Second, nil, timesOut},
+		proxyCase{"off/COPY", copyOp, append(slices.Clone(timing), "--processing", "off"), time.Second, nil, timesOut, ""},
 		// One 102 at 400ms, then silence for longer than the timeout.
-		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), time.Second, nil, timesOut},
+		proxyCase{"cap-too-low/COPY", copyOp, append(slices.Clone(timing), "--processing-max", "1"), time.Second, nil, timesOut, ""},
 		// Ten 102s in the first second: Apache forwards them all and fails.
-		proxyCase{"uncapped/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "0"), time.Second, nil, overApacheLimit},
+		proxyCase{"uncapped/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "0"), time.Second, nil, overApacheLimit, ""},
 		// 9 and 10 102s, sent within the first second of the COPY: the most
 		// Apache lets through, and one too many. The proxy waits 30s here
 		// so that only the count matters.
-		proxyCase{"max-9/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "9"), 30 * time.Second, nil, completes},
-		proxyCase{"max-10/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "10"), 30 * time.Second, nil, overApacheLimit},
+		proxyCase{"max-9/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "9"), 30 * time.Second, nil, completes, ""},
+		proxyCase{"max-10/COPY", copyOp, append(slices.Clone(every100ms), "--processing-max", "10"), 30 * time.Second, nil, overApacheLimit, ""},
 		// "Prefer: processing" lifts the cap of 5: a 102 at once and then
 		// every 100ms, about twenty — too many for Apache.
-		proxyCase{"prefer/COPY", copyOp, every100ms, time.Second, []string{"-H", "Prefer: processing"}, overApacheLimit},
+		proxyCase{"prefer/COPY", copyOp, every100ms, time.Second, []string{"-H", "Prefer: processing"}, overApacheLimit, ""},
+		// The "10-minute COPY behind a 30s timeout" scaled down: the COPY
+		// lasts about 20 proxy timeouts (3.8s against 200ms), with 102s
+		// every 40ms and no cap, as the README advises behind HAProxy.
+		// Apache's ProxyTimeout counts whole seconds, and its limit of 9
+		// 102s rules out long operations anyway: HAProxy only.
+		proxyCase{"twenty-timeouts/COPY", longCopy, []string{"--processing-after", "40ms", "--processing-interval", "40ms",
+			"--processing-max", "0"}, 200 * time.Millisecond, nil, completes, "haproxy"},
 	)
 	var cases []concurrentCase
 	for _, p := range reverseProxies {
 		for _, pc := range pcs {
+			if pc.only != "" && pc.only != p.name {
+				continue
+			}
 			cases = append(cases, concurrentCase{name: p.name + "/" + pc.name, tools: []string{p.tool, "curl"},
 				start: func(t *testing.T, bins []string) (func() (clientResult, error), func(*testing.T, clientResult)) {
 					bin, curl := bins[0], bins[1]

@@ -49,24 +49,37 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer st.Close()
-	handler, err := dav.NewHandler(backend.FileSystem(), st, dav.Config{
-		Prefix:         cfg.prefix,
-		ReadOnly:       cfg.readOnly,
-		Processing:     cfg.processing,
-		Logger:         cfg.logger,
-		Limits:         cfg.expose.limits,
-		TrustedProxies: cfg.expose.trustedProxies,
-	})
-	if err != nil {
-		return fmt.Errorf("--prefix: %w", err)
+	var handler http.Handler
+	if cfg.users == nil && cfg.anonymous == nil {
+		handler, err = dav.NewHandler(backend.FileSystem(), st, dav.Config{
+			Prefix:         cfg.prefix,
+			ReadOnly:       cfg.readOnly,
+			Processing:     cfg.processing,
+			Logger:         cfg.logger,
+			Limits:         cfg.expose.limits,
+			TrustedProxies: cfg.expose.trustedProxies,
+		})
+		if err != nil {
+			return fmt.Errorf("--prefix: %w", err)
+		}
+	} else {
+		rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
+		defer rs.close()
+		if handler, err = usersHandler(ctx, cfg, rs); err != nil {
+			return err
+		}
 	}
-	wrapped, err := cfg.expose.wrap(handler)
-	if err != nil {
+	// CORS goes outside authentication: browsers send preflights without
+	// credentials.
+	if handler, err = cfg.expose.wrap(handler); err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:  wrapped,
-		ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+		Handler: handler,
+		// "OPTIONS *" must reach the handler, which asks for credentials
+		// like it does for every other request when users are configured.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 	}
 	// Headers must arrive promptly; bodies and responses may take as long
 	// as the operation needs, which 102 Processing covers (see deadlines).
@@ -74,7 +87,8 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	stopReload := cfg.expose.watchCert(ctx, cfg.logger)
 	defer stopReload()
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
-		"processing", cfg.processing.Mode.String(), "version", version())
+		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
+		"version", version())
 	if onListen != nil {
 		onListen(ln.Addr())
 	}

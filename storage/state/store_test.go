@@ -34,6 +34,28 @@ func impls() []impl {
 			t.Cleanup(func() { s.Close() })
 			return s
 		}},
+		{"prefixed", func(t *testing.T) Store {
+			// A view of a shared store, with a neighbour's lock and
+			// properties beside it that the view must never show.
+			t.Helper()
+			s, err := Open(context.Background(), "memory:")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			ctx := context.Background()
+			if _, err := s.CreateLock(ctx, Lock{Root: "/home/bob", Deep: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.PatchProps(ctx, "/home/bob", []Property{{Name: xml.Name{Space: "x:", Local: "p"}, XML: []byte(`<p xmlns="x:"/>`)}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			v, err := WithPrefix(s, "/home/alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}},
 		{"sqlite", func(t *testing.T) Store {
 			t.Helper()
 			s, err := Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "sub", "state.db"))

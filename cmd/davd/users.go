@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"davd/dav"
+	"davd/dav/auth"
+	"davd/storage"
+	"davd/storage/state"
+)
+
+// userConfig is one user, or the anonymous entry, as the config file
+// describes it, validated.
+type userConfig struct {
+	name  string // "" for anonymous
+	hash  []byte
+	root  string // "" (the storage), a sub-directory, or a storage URL
+	perms dav.Permissions
+}
+
+// words is a YAML value that may be a scalar ("read, create") or a list.
+type words []string
+
+// UnmarshalYAML accepts a scalar or a sequence of scalars.
+func (w *words) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*w = words{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*w = list
+	return nil
+}
+
+type ruleEntry struct {
+	Path        string `yaml:"path"`
+	Permissions words  `yaml:"permissions"`
+}
+
+type userEntry struct {
+	Name        string      `yaml:"name"`
+	Password    string      `yaml:"password"`
+	Root        string      `yaml:"root"`
+	Permissions words       `yaml:"permissions"`
+	Rules       []ruleEntry `yaml:"rules"`
+}
+
+// configFile is the part of the --config file that flags cannot hold;
+// every other key must name a flag.
+type configFile struct {
+	Users     []userEntry    `yaml:"users"`
+	Anonymous *userEntry     `yaml:"anonymous"`
+	Flags     map[string]any `yaml:",inline"`
+}
+
+// readUsers reads the users and the anonymous entry from the YAML file
+// named by --config. Keys are checked strictly: a misspelt key could
+// otherwise leave a user with more rights, or the server without users.
+func readUsers(c *cli.Context) (users []userConfig, anonymous *userConfig, err error) {
+	file := c.String("config")
+	if file == "" {
+		return nil, nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config file: %w", err)
+	}
+	var cf configFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return nil, nil, fmt.Errorf("config file %s: %s", file, oneLine(err))
+	}
+	known := map[string]bool{}
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			known[n] = true
+		}
+	}
+	var unknown []string
+	for k := range cf.Flags {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, nil, fmt.Errorf("config file %s: unknown key %q (keys are flag names, users and anonymous)", file, unknown[0])
+	}
+	seen := map[string]bool{}
+	for i, e := range cf.Users {
+		u, err := e.check(false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config file %s: users[%d]: %w", file, i, err)
+		}
+		if seen[u.name] {
+			return nil, nil, fmt.Errorf("config file %s: user %q is configured twice", file, u.name)
+		}
+		seen[u.name] = true
+		users = append(users, u)
+	}
+	if cf.Anonymous != nil {
+		u, err := cf.Anonymous.check(true)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config file %s: anonymous: %w", file, err)
+		}
+		anonymous = &u
+	}
+	return users, anonymous, nil
+}
+
+// check validates an entry of the config file.
+func (e userEntry) check(anonymous bool) (userConfig, error) {
+	u := userConfig{name: e.Name, root: e.Root}
+	if anonymous {
+		if e.Name != "" || e.Password != "" {
+			return u, errors.New("the anonymous entry takes no name or password")
+		}
+		if e.Permissions == nil {
+			return u, errors.New("the anonymous entry must state its permissions (for instance read)")
+		}
+	} else {
+		if err := auth.CheckName(e.Name); err != nil {
+			return u, err
+		}
+		if _, err := auth.CheckHash([]byte(e.Password)); err != nil {
+			return u, fmt.Errorf("user %q: %w", e.Name, err)
+		}
+		u.hash = []byte(e.Password)
+	}
+	who := "anonymous"
+	if !anonymous {
+		who = fmt.Sprintf("user %q", e.Name)
+	}
+	u.perms.Default = dav.PermAll
+	if e.Permissions != nil {
+		p, err := dav.ParsePerm(e.Permissions...)
+		if err != nil {
+			return u, fmt.Errorf("%s: permissions: %w", who, err)
+		}
+		u.perms.Default = p
+	}
+	for _, r := range e.Rules {
+		p, err := dav.ParsePerm(r.Permissions...)
+		if err != nil {
+			return u, fmt.Errorf("%s: rule %q: %w", who, r.Path, err)
+		}
+		u.perms.Rules = append(u.perms.Rules, dav.Rule{Path: r.Path, Perm: p})
+	}
+	if err := u.perms.Check(); err != nil {
+		return u, fmt.Errorf("%s: %w", who, err)
+	}
+	if !strings.Contains(e.Root, "://") {
+		clean, err := storage.CleanSubDir(e.Root)
+		if err != nil {
+			return u, fmt.Errorf("%s: root: %w", who, err)
+		}
+		u.root = clean
+	}
+	return u, nil
+}
+
+// checkExposure refuses to serve a non-loopback address to anyone at all
+// unless that was asked for: an unauthenticated WebDAV server on a network
+// is an open file share.
+func checkExposure(addr string, users []userConfig, allowAnonymous bool) error {
+	if len(users) > 0 || allowAnonymous {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %s is reachable from other machines and no users are configured: "+
+		"add users to the --config file (see davd.example.yaml), listen on 127.0.0.1, or pass --allow-anonymous", addr)
+}
+
+// roots opens the trees users are rooted at, once each, and closes them.
+type roots struct {
+	main     *storage.Backend
+	mainSt   state.Store
+	readOnly bool
+	opened   map[string]root
+	closers  []func() error
+}
+
+type root struct {
+	backend *storage.Backend
+	st      state.Store
+}
+
+// open returns the backend and the state store of a user's root. A
+// sub-directory of the storage shares the storage's store through a
+// prefixed view, so a file has the same properties and locks whoever
+// reaches it; a storage URL of its own keeps its state beside it.
+func (rs *roots) open(ctx context.Context, spec string) (root, error) {
+	if r, ok := rs.opened[spec]; ok {
+		return r, nil
+	}
+	var r root
+	switch {
+	case spec == "":
+		r = root{rs.main, rs.mainSt}
+	case strings.Contains(spec, "://"):
+		b, err := storage.Open(spec, rs.readOnly)
+		if err != nil {
+			return r, err
+		}
+		// A directory inside the storage, or seen before under another
+		// spelling, must share its state: two stores over one tree would
+		// each miss the other's locks.
+		if rel, ok := inside(rs.main.Dir, b.Dir); ok {
+			b.Close()
+			return rs.open(ctx, rel)
+		}
+		if prev, ok := rs.opened["dir:"+b.Dir]; ok && b.Dir != "" {
+			b.Close()
+			rs.opened[spec] = prev
+			return prev, nil
+		}
+		rs.closers = append(rs.closers, b.Close)
+		st, err := state.Open(ctx, defaultState(b))
+		if err != nil {
+			return r, fmt.Errorf("state of %s: %w", spec, err)
+		}
+		rs.closers = append(rs.closers, st.Close)
+		r = root{b, st}
+		if b.Dir != "" {
+			rs.opened["dir:"+b.Dir] = r
+		}
+	default:
+		b, err := rs.main.Sub(spec)
+		if err != nil {
+			return r, err
+		}
+		rs.closers = append(rs.closers, b.Close)
+		st, err := state.WithPrefix(rs.mainSt, path.Join("/", spec))
+		if err != nil {
+			return r, err
+		}
+		r = root{b, st}
+	}
+	rs.opened[spec] = r
+	return r, nil
+}
+
+// inside reports whether dir is main or below it, and its path relative
+// to main as a sub-directory spec.
+func inside(main, dir string) (string, bool) {
+	if main == "" || dir == "" {
+		return "", false
+	}
+	rel, err := filepath.Rel(main, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	if rel == "." {
+		return "", true
+	}
+	return filepath.ToSlash(rel), true
+}
+
+func (rs *roots) close() {
+	for _, c := range slices.Backward(rs.closers) {
+		c()
+	}
+}
+
+// usersHandler builds the handler of a server with users or an anonymous
+// entry: one dav.Handler per user, each over its own root with its own
+// permissions, behind HTTP Basic authentication.
+func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, error) {
+	build := func(u userConfig) (http.Handler, error) {
+		challenge := ""
+		if u.name == "" && len(cfg.users) > 0 {
+			// Someone refused anonymously may have an account.
+			challenge = auth.Challenge(cfg.realm)
+		}
+		r, err := rs.open(ctx, u.root)
+		if err != nil {
+			return nil, fmt.Errorf("root of %s: %w", u.describe(), err)
+		}
+		perms := u.perms
+		return dav.NewHandler(r.backend.FileSystem(), r.st, dav.Config{
+			Prefix:         cfg.prefix,
+			ReadOnly:       cfg.readOnly,
+			Processing:     cfg.processing,
+			Logger:         cfg.logger,
+			Permissions:    &perms,
+			Challenge:      challenge,
+			Limits:         cfg.expose.limits,
+			TrustedProxies: cfg.expose.trustedProxies,
+		})
+	}
+	ac := auth.Config{
+		Realm:         cfg.realm,
+		MaxFailures:   cfg.maxAuthFailures,
+		FailureWindow: cfg.authFailureWindow,
+		Logger:        cfg.logger,
+	}
+	for _, u := range cfg.users {
+		h, err := build(u)
+		if err != nil {
+			return nil, err
+		}
+		ac.Accounts = append(ac.Accounts, auth.Account{Name: u.name, Hash: u.hash, Handler: h})
+	}
+	if cfg.anonymous != nil {
+		h, err := build(*cfg.anonymous)
+		if err != nil {
+			return nil, err
+		}
+		ac.Anonymous = h
+	}
+	return auth.New(ac)
+}
+
+func (u userConfig) describe() string {
+	if u.name == "" {
+		return "anonymous"
+	}
+	return fmt.Sprintf("user %q", u.name)
+}
