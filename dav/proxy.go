@@ -23,10 +23,9 @@ func (h *Handler) peerTrusted(r *http.Request) bool {
 		return false
 	}
 	addr, ok := remoteAddr(r.RemoteAddr)
-	return ok && h.trusted(addr)
-}
-
-func (h *Handler) trusted(addr netip.Addr) bool {
+	if !ok {
+		return false
+	}
 	for _, p := range h.proxies {
 		if p.Contains(addr) {
 			return true
@@ -49,16 +48,27 @@ func remoteAddr(s string) (netip.Addr, bool) {
 	return addr.Unmap().WithZone(""), true
 }
 
-// clientIP is the address the request came from: the peer, or, when the
-// peer is a trusted proxy, the rightmost X-Forwarded-For entry that is not
-// itself a trusted proxy. Entries left of that one were written by the
-// client and prove nothing.
-func (h *Handler) clientIP(r *http.Request) string {
+// clientIP is ClientAddr with the handler's trusted proxies.
+func (h *Handler) clientIP(r *http.Request) string { return ClientAddr(r, h.proxies) }
+
+// ClientAddr is the IP address r came from: the peer, or, when the peer is
+// in trusted, the rightmost X-Forwarded-For entry that is not itself a
+// trusted proxy. Entries left of that one were written by the client and
+// prove nothing. Authentication throttling counts failures against it.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
 	peer, ok := remoteAddr(r.RemoteAddr)
 	if !ok {
 		return r.RemoteAddr
 	}
-	if !h.trusted(peer) {
+	if !isTrusted(peer) {
 		return peer.String()
 	}
 	hops := forwardedList(r.Header.Values("X-Forwarded-For"))
@@ -69,7 +79,7 @@ func (h *Handler) clientIP(r *http.Request) string {
 			break // garbage: keep the last address a trusted hop vouched for
 		}
 		client = addr
-		if !h.trusted(addr) {
+		if !isTrusted(addr) {
 			break
 		}
 	}

@@ -317,10 +317,11 @@ func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, err
 		})
 	}
 	ac := auth.Config{
-		Realm:         cfg.realm,
-		MaxFailures:   cfg.maxAuthFailures,
-		FailureWindow: cfg.authFailureWindow,
-		Logger:        cfg.logger,
+		Realm:          cfg.realm,
+		MaxFailures:    cfg.maxAuthFailures,
+		FailureWindow:  cfg.authFailureWindow,
+		Logger:         cfg.logger,
+		TrustedProxies: cfg.expose.trustedProxies,
 	}
 	for _, u := range cfg.users {
 		h, err := build(u)
