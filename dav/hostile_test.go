@@ -45,9 +45,9 @@ func TestHostileXML(t *testing.T) {
 		{"huge namespace", `<D:propfind xmlns:D="` + many(900000, "n") + `"/>`, 400, false},
 		{"many attributes", "<D:propfind xmlns:D=\"DAV:\"" + manyAttrs.String() + "/>", 400, false},
 		{"many namespace declarations", "<D:propfind xmlns:D=\"DAV:\"" + strings.ReplaceAll(manyAttrs.String(), " a", " xmlns:a") + "/>", 400, false},
-		{"body over the limit", "<D:propfind xmlns:D=\"DAV:\">" + many(3*mib, " ") + "</D:propfind>", 413, false},
-		{"comments over the limit", "<D:propfind xmlns:D=\"DAV:\"><!--" + many(5*mib, "-x") + "--></D:propfind>", 413, false},
-		{"chunked body over the limit", "<D:propfind xmlns:D=\"DAV:\">" + many(3*mib, "<!-- -->") + "</D:propfind>", 413, true},
+		{"body over the limit", "<D:propfind xmlns:D=\"DAV:\">" + many(2*mib, " ") + "</D:propfind>", 413, false},
+		{"comments over the limit", "<D:propfind xmlns:D=\"DAV:\"><!--" + many(mib, "-x") + "--></D:propfind>", 413, false},
+		{"chunked body over the limit", "<D:propfind xmlns:D=\"DAV:\">" + many(mib/4, "<!-- -->") + "</D:propfind>", 413, true},
 	}
 	fs := afero.NewMemMapFs()
 	afero.WriteFile(fs, "/x", []byte("target"), 0o644) // PROPPATCH parses only for an existing resource
