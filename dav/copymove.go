@@ -14,28 +14,41 @@ import (
 // memberFailure is a member of a COPY, MOVE or DELETE that could not be
 // handled, reported in a 207 (RFC 4918 §9.6.1, §9.8.8, §9.9.4).
 type memberFailure struct {
+	name   string
 	href   string
 	status int
 }
 
 // treeVisit reports each handled resource as progress and collects
-// failures under base's hrefs.
-func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure) storage.Visit {
+// failures under base's hrefs. removed is nil for a copy, which counts
+// its bytes as they go (see storage.WithCopied); a removal counts each
+// resource's size and records it in removed. Members left undone because
+// the operation was stopped are answered 503 and not logged one by one: a
+// stopped operation is logged once, by logStopped.
+func (h *Handler) treeVisit(ctx context.Context, base string, failures *[]memberFailure, removed *removedState) storage.Visit {
 	progress := processing.FromContext(ctx)
 	return func(rel string, isDir bool, size int64, err error) {
 		name := path.Join(base, rel)
 		if err != nil {
 			status := http.StatusInternalServerError
 			var he *httpError
-			if errors.As(storageError(name, err), &he) {
+			switch {
+			case stopped(err):
+				status = http.StatusServiceUnavailable
+			case errors.As(storageError(name, err), &he):
 				status = he.status
 			}
-			*failures = append(*failures, memberFailure{h.hrefFor(name, isDir), status})
-			h.log.Warn("member failed", "path", name, "err", err)
+			*failures = append(*failures, memberFailure{name, h.hrefFor(name, isDir), status})
+			if !stopped(err) {
+				h.log.Warn("member failed", "path", name, "err", err)
+			}
 			return
 		}
 		progress.AddResource(h.prefix + name)
-		progress.AddBytes(size)
+		if removed != nil {
+			progress.AddBytes(size)
+			removed.removed(name, isDir)
+		}
 	}
 }
 
@@ -97,37 +110,95 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if err := h.authorizeWrite(r, src, targets...); err != nil {
 		return err
 	}
-	ctx = h.operationContext(r)
+	ctx, release := h.operationContext(r)
+	defer release()
+	progress := processing.FromContext(ctx)
 	if isMove {
+		progress.SetTotal(1, 0) // one rename, whatever the tree's size
 		return h.move(ctx, w, r, src, dst, exists)
 	}
+	// A total is only known without an extra walk of the tree, which would
+	// double the storage calls on the slow backends where progress matters
+	// most: when neither the source nor an overwritten destination has
+	// members to visit.
+	if (!srcInfo.IsDir() || depth == depthZero) && (!exists || !dstInfo.IsDir()) {
+		total, bytes := int64(1), sizeOfFile(srcInfo)
+		if exists {
+			total, bytes = 2, bytes+sizeOfFile(dstInfo)
+		}
+		progress.SetTotal(total, bytes)
+	}
 
+	// The dead properties must follow whatever happened to the tree, even
+	// when the operation was stopped half way: the state is updated with a
+	// context that is not cancelled (one statement each).
+	stateCtx := context.WithoutCancel(ctx)
 	if exists {
 		// RFC 4918 §9.8.4: an overwritten destination is deleted first.
 		var failures []memberFailure
-		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures)); err != nil {
+		removed, err := h.newRemovedState(ctx, dst)
+		if err != nil {
+			return err
+		}
+		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, removed)); err != nil {
 			return storageError(dst, err)
 		}
 		if len(failures) > 0 {
+			removed.flush()
+			h.logStopped(ctx, r)
 			return h.writeFailures(w, failures, 0)
 		}
-		if err := h.state.DeleteTree(ctx, dst); err != nil {
+		removed.complete()
+		if err := h.state.DeleteTree(stateCtx, dst); err != nil {
 			return err
 		}
 	}
 	var failures []memberFailure
-	if err := h.fs.CopyTree(ctx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures)); err != nil {
+	copyCtx := storage.WithCopied(ctx, progress.AddBytes)
+	if err := h.fs.CopyTree(copyCtx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures, nil)); err != nil {
+		h.logStopped(ctx, r)
 		return storageError(dst, err)
 	}
 	if depth == depthInfinity {
-		err = h.state.CopyTree(ctx, src, dst)
+		err = h.state.CopyTree(stateCtx, src, dst)
 	} else {
-		err = h.copyOwnProps(ctx, src, dst)
+		err = h.copyOwnProps(stateCtx, src, dst)
 	}
 	if err != nil {
 		return err
 	}
+	// The properties of members that were not copied must not wait at
+	// their names for a resource created there later. A failed collection
+	// may hold copied members, which lose theirs: the 207 reports it failed.
+	for _, f := range failures {
+		if err := h.state.DeleteTree(stateCtx, f.name); err != nil {
+			return err
+		}
+	}
+	h.logStopped(ctx, r)
 	return h.writeFailures(w, failures, createdOrReplaced(exists))
+}
+
+// logStopped logs, once, that an operation was stopped before its end and
+// why, when it was.
+func (h *Handler) logStopped(ctx context.Context, r *http.Request) {
+	if ctx.Err() == nil {
+		return
+	}
+	// The lifetime's end also ends the request's context, so it is asked
+	// first: the cause of ctx may be either.
+	reason := "client went away"
+	if h.lifetime.Err() != nil || errors.Is(context.Cause(ctx), errShuttingDown) {
+		reason = errShuttingDown.Error()
+	}
+	h.log.Warn("operation stopped before its end", "method", r.Method, "path", r.URL.Path, "reason", reason)
+}
+
+func sizeOfFile(fi os.FileInfo) int64 {
+	if fi.IsDir() {
+		return 0
+	}
+	return fi.Size()
 }
 
 // copyOwnProps copies the dead properties of src alone (a Depth 0 COPY).
@@ -150,6 +221,13 @@ func createdOrReplaced(existed bool) int {
 // of the way under a hidden name, so that if moving src fails it can be
 // put back: the destination is never lost to a failed MOVE.
 func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Request, src, dst string, exists bool) error {
+	if err := ctx.Err(); err != nil {
+		h.logStopped(ctx, r)
+		return storageError(r.URL.Path, err)
+	}
+	// Once the renames begin, they and the state must be completed
+	// together: a MOVE is not stopped half way.
+	ctx = context.WithoutCancel(ctx)
 	var parked string
 	if exists {
 		parked = path.Join(path.Dir(dst), storage.TempName())
@@ -200,22 +278,28 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	if err := h.authorizeWrite(r, name, lockTarget{name: name, members: fi.IsDir(), membership: true}); err != nil {
 		return err
 	}
-	ctx = h.operationContext(r)
+	ctx, release := h.operationContext(r)
+	defer release()
+	if !fi.IsDir() {
+		// A collection's total would take a walk of its own (see COPY).
+		processing.FromContext(ctx).SetTotal(1, fi.Size())
+	}
 	var failures []memberFailure
-	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures)); err != nil {
+	removed, err := h.newRemovedState(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := h.fs.RemoveTree(ctx, name, h.treeVisit(ctx, name, &failures, removed)); err != nil {
 		return storageError(r.URL.Path, err)
 	}
-	if len(failures) == 0 {
-		if err := h.state.DeleteTree(ctx, name); err != nil {
+	h.logStopped(ctx, r)
+	if len(failures) > 0 {
+		removed.flush()
+	} else {
+		removed.complete()
+		if err := h.state.DeleteTree(context.WithoutCancel(ctx), name); err != nil {
 			return err
 		}
 	}
 	return h.writeFailures(w, failures, http.StatusNoContent)
-}
-
-// operationContext is the context a tree operation runs under. A client
-// that goes away does not stop it: a COPY, MOVE or DELETE half done would
-// leave a tree that is neither the old one nor the new one.
-func (h *Handler) operationContext(r *http.Request) context.Context {
-	return context.WithoutCancel(r.Context())
 }

@@ -32,6 +32,8 @@ func storageError(name string, err error) error {
 	switch {
 	case errors.As(err, &he):
 		return he
+	case stopped(err):
+		return &httpError{http.StatusServiceUnavailable, name + ": operation stopped before its end", err}
 	case errors.Is(err, fs.ErrNotExist):
 		return &httpError{http.StatusNotFound, name + ": no such resource", err}
 	case errors.Is(err, storage.ErrNoParent), errors.Is(err, syscall.ENOTDIR):
@@ -65,6 +67,11 @@ func writeError(w http.ResponseWriter, err error) {
 			return
 		}
 		he = &httpError{status: http.StatusInternalServerError, reason: "internal error", err: err}
+		if stopped(err) {
+			// The client went away (or the server is shutting down)
+			// while the state was consulted: nothing failed.
+			he = &httpError{status: http.StatusServiceUnavailable, reason: "request stopped before its end", err: err}
+		}
 	}
 	h := w.Header()
 	h.Del("Content-Length")

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,13 +26,24 @@ type Config struct {
 	// Processing decides who gets 102 Processing and when; its Interval
 	// also bounds how long a streamed 207 may stay silent.
 	Processing processing.Config
-	// Logger receives one line per request; nil discards them.
+	// Logger receives one line per request, and one more with the totals
+	// of each finished long operation; nil discards them.
 	Logger *slog.Logger
 	// Limits bounds request bodies and PROPFIND responses.
 	Limits Limits
 	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and
 	// -Host headers are believed; everyone else's are ignored.
 	TrustedProxies []netip.Prefix
+	// Operations tracks running requests for /operations, metrics and
+	// shutdown; nil gives the Handler a private one.
+	Operations *processing.Registry
+	// OnDisconnect says whether a COPY, MOVE or DELETE whose client went
+	// away finishes (the default) or stops.
+	OnDisconnect OnDisconnect
+	// Lifetime, when cancelled, stops every running COPY, MOVE and DELETE
+	// at its next member, whatever OnDisconnect says: a server cancels it
+	// when its shutdown timeout has passed. nil means never.
+	Lifetime context.Context
 	// Permissions limits what the handler's user may do, and where; nil
 	// allows everything (ReadOnly still applies). Authentication happens
 	// in front of the handler, which serves one user or one set of users
@@ -46,16 +58,19 @@ type Config struct {
 
 // Handler serves WebDAV over a storage backend.
 type Handler struct {
-	prefix     string
-	readOnly   bool
-	fs         *storage.FileSystem
-	state      state.Store
-	processing processing.Config
-	log        *slog.Logger
-	limits     Limits
-	proxies    []netip.Prefix
-	perms      *Permissions // nil: everything allowed
-	challenge  string
+	prefix       string
+	readOnly     bool
+	fs           *storage.FileSystem
+	state        state.Store
+	processing   processing.Config
+	log          *slog.Logger
+	perms        *Permissions // nil: everything allowed
+	challenge    string
+	ops          *processing.Registry
+	onDisconnect OnDisconnect
+	lifetime     context.Context
+	limits       Limits
+	proxies      []netip.Prefix
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -79,17 +94,28 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	ops := cfg.Operations
+	if ops == nil {
+		ops = processing.NewRegistry(cfg.Processing.After)
+	}
+	lifetime := cfg.Lifetime
+	if lifetime == nil {
+		lifetime = context.Background()
+	}
 	return &Handler{
-		prefix:     prefix,
-		readOnly:   cfg.ReadOnly,
-		fs:         fs,
-		state:      st,
-		processing: cfg.Processing,
-		log:        logger,
-		limits:     cfg.Limits,
-		proxies:    cfg.TrustedProxies,
-		perms:      perms,
-		challenge:  cfg.Challenge,
+		prefix:       prefix,
+		readOnly:     cfg.ReadOnly,
+		fs:           fs,
+		state:        st,
+		processing:   cfg.Processing,
+		log:          logger,
+		perms:        perms,
+		challenge:    cfg.Challenge,
+		ops:          ops,
+		onDisconnect: cfg.OnDisconnect,
+		lifetime:     lifetime,
+		limits:       cfg.Limits,
+		proxies:      cfg.TrustedProxies,
 	}, nil
 }
 
@@ -112,12 +138,17 @@ func NormalizePrefix(p string) (string, error) {
 	return clean, nil
 }
 
-// ServeHTTP serves one WebDAV request and logs it.
+// ServeHTTP serves one WebDAV request, tracks it in the operation
+// registry and logs it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	pw, r := processing.Start(w, r, h.processing)
+	op := h.ops.Begin(r, pw, UserFrom(r.Context()))
 	defer func() {
 		pw.Finish()
+		if info := op.End(); info.Long {
+			h.logOperation(r.Context(), info)
+		}
 		attrs := []slog.Attr{slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", statusOrOK(pw.Status())),

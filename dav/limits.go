@@ -102,6 +102,9 @@ func (h *Handler) countTree(ctx context.Context, name string, limit int) (int, e
 	walk = func(dir string) error {
 		return h.fs.ListDir(ctx, dir, func(infos []os.FileInfo) error {
 			for _, fi := range infos {
+				if !h.readable(path.Join(dir, fi.Name())) {
+					continue // left out of the PROPFIND, with what is below
+				}
 				if n++; n > limit {
 					return errTooManyEntries
 				}

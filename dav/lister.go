@@ -9,21 +9,21 @@ import (
 	"syscall"
 )
 
-// listed is one batch of a collection's members.
-type listed struct {
-	dir   string
-	infos []os.FileInfo
-}
+// formatter turns a batch of members of collection dir into response
+// elements appended to b.
+type formatter func(ctx context.Context, b []byte, dir string, infos []os.FileInfo) ([]byte, error)
 
 // lister lists collections concurrently for PROPFIND: a pool of workers
 // takes directories from a stack (depth first, so that the stack stays
-// small), sends their members in batches, and pushes the subdirectories
-// it finds when the walk is recursive.
+// small), formats their members a batch at a time, sends the batches'
+// bytes, and pushes the subdirectories it finds when the walk is
+// recursive.
 type lister struct {
 	h       *Handler
 	ctx     context.Context
 	deep    bool
-	batches chan listed
+	format  formatter
+	batches chan *[]byte // from bodies
 
 	mu      sync.Mutex
 	wake    *sync.Cond
@@ -60,9 +60,9 @@ func (l *lister) firstVisit(fi os.FileInfo) bool {
 const maxListers = 4
 
 // newLister starts listing dir; batches is closed when the walk is done.
-func newLister(ctx context.Context, h *Handler, dir string, fi os.FileInfo, deep bool) *lister {
+func newLister(ctx context.Context, h *Handler, dir string, fi os.FileInfo, deep bool, format formatter) *lister {
 	workers := min(runtime.GOMAXPROCS(0), maxListers)
-	l := &lister{h: h, ctx: ctx, deep: deep, batches: make(chan listed, 2*workers), pending: []string{dir},
+	l := &lister{h: h, ctx: ctx, deep: deep, format: format, batches: make(chan *[]byte, 2*workers), pending: []string{dir},
 		seen: make(map[dirID]bool)}
 	l.firstVisit(fi)
 	l.wake = sync.NewCond(&l.mu)
@@ -94,9 +94,16 @@ func (l *lister) work() {
 		l.busy++
 		l.mu.Unlock()
 
+		var formatErr error
 		err := l.h.fs.ListDir(l.ctx, dir, func(infos []os.FileInfo) error {
+			body := bodies.Get().(*[]byte)
+			var err error
+			*body, err = l.format(l.ctx, (*body)[:0], dir, infos)
+			if formatErr == nil {
+				formatErr = err
+			}
 			select {
-			case l.batches <- listed{dir, infos}:
+			case l.batches <- body:
 			case <-l.ctx.Done():
 				return l.ctx.Err()
 			}
@@ -106,6 +113,9 @@ func (l *lister) work() {
 			return nil
 		})
 
+		if err == nil {
+			err = formatErr
+		}
 		l.mu.Lock()
 		l.busy--
 		if err != nil && l.err == nil {
@@ -139,6 +149,7 @@ func (l *lister) push(dir string, infos []os.FileInfo) {
 // drain discards what the workers still send after the walk was cancelled,
 // so that none of them stays blocked.
 func (l *lister) drain() {
-	for range l.batches {
+	for b := range l.batches {
+		bodies.Put(b)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"davd/processing"
 	"davd/storage/state"
 )
 
@@ -292,6 +293,11 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	if _, err := h.evalIf(r, name); err != nil {
 		return err
 	}
+	// LOCK does not walk the tree: the store finds conflicting locks above
+	// and below name in one query, whatever the collection's size. Its
+	// progress is therefore one resource, and its total is known.
+	progress := processing.FromContext(ctx)
+	progress.SetTotal(1, 0)
 	lock, err := h.state.CreateLock(ctx, state.Lock{
 		Root: name, Deep: depth == depthInfinity, Shared: li.shared,
 		Owner: li.owner, Timeout: timeout, User: UserFrom(ctx),
@@ -312,6 +318,7 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 		}
 		status = http.StatusCreated
 	}
+	progress.AddResource(h.prefix + name)
 	w.Header().Set("Lock-Token", "<"+lock.Token+">")
 	return h.writeLockDiscovery(w, status, lock)
 }

@@ -43,7 +43,14 @@ func (ms *multistatus) flushResponse() {
 // MOVE and DELETE report a failed member, with an optional RFC 4918
 // precondition element.
 func (ms *multistatus) status(href string, code int, condition string) {
-	b := append(ms.buf, "<D:response><D:href>"...)
+	ms.buf = appendStatusResponse(ms.buf, href, code, condition)
+	ms.flushResponse()
+}
+
+// appendStatusResponse appends a response element carrying only a status
+// for href, with an optional RFC 4918 precondition element.
+func appendStatusResponse(b []byte, href string, code int, condition string) []byte {
+	b = append(b, "<D:response><D:href>"...)
 	b = appendEscaped(b, href)
 	b = append(b, "</D:href>"...)
 	b = appendStatus(b, code)
@@ -52,8 +59,14 @@ func (ms *multistatus) status(href string, code int, condition string) {
 		b = append(b, condition...)
 		b = append(b, "/></D:error>"...)
 	}
-	ms.buf = append(b, "</D:response>"...)
-	ms.flushResponse()
+	return append(b, "</D:response>"...)
+}
+
+// writeUnit hands a run of complete response elements to the stream.
+func (ms *multistatus) writeUnit(b []byte) {
+	if ms.err == nil {
+		_, ms.err = ms.w.Write(b)
+	}
 }
 
 // close ends the body and stops the keep-alive writer.

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"sync"
+	"sync/atomic"
 
 	"davd/processing"
 )
@@ -69,8 +71,12 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, name str
 			return nil
 		}
 	}
+	progress := processing.FromContext(ctx)
+	if depth == depthZero || !fi.IsDir() {
+		progress.SetTotal(1, 0) // otherwise unknown until the walk ends
+	}
 	ms := startMultistatus(w, h.processing.Interval)
-	walk := propfindWalk{h: h, ms: ms, req: req, progress: processing.FromContext(ctx), left: limit}
+	walk := propfindWalk{h: h, ms: ms, req: req, progress: progress, limit: int64(limit)}
 	if err := walk.run(ctx, name, fi, depth); errors.Is(err, errTooManyEntries) {
 		// The tree grew past the limit between the count and the walk:
 		// the 207 may already be out, so the truncation is reported
@@ -88,58 +94,78 @@ type propfindWalk struct {
 	ms       *multistatus
 	req      propfindRequest
 	progress *processing.Progress
-	res      resource // reused for every entry
-	left     int      // entries still allowed when > 0; 0 means no limit
+	limit    int64        // most resources to report; 0 means no limit
+	n        atomic.Int64 // resources formatted so far, by all listers
 }
 
 // run answers for name and, as depth asks, its members.
 //
-// Listing is the costly part of a big PROPFIND (a getdents and an fstatat
-// per entry: about two thirds of the CPU in a profile of Depth: infinity
-// over 10,000 files), so it runs in listers beside the request goroutine,
-// which formats and writes: the two overlap, and on a tree several
+// Listing and formatting are the costly part of a big PROPFIND (a
+// getdents and an fstatat per entry took two thirds of the CPU in a
+// profile of Depth: infinity over 10,000 files; building the XML most of
+// the rest), so both run in lister goroutines, a batch of entries at a
+// time, and the request goroutine only writes: on a tree several
 // directories are listed at once. RFC 4918 leaves the order of responses
 // free. Memory stays bounded: listers hand over at most a few batches of
 // listBatch entries ahead of the writer, and the directories still to
 // list are held by name only.
 func (p *propfindWalk) run(ctx context.Context, name string, fi os.FileInfo, depth int) error {
-	if err := p.emit(ctx, name, fi); err != nil || !fi.IsDir() || depth == depthZero {
-		return err
+	first, err := p.formatOne(ctx, nil, name, fi)
+	p.ms.writeUnit(first)
+	if err != nil || p.ms.err != nil || !fi.IsDir() || depth == depthZero {
+		return errors.Join(err, p.ms.err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := newLister(ctx, p.h, name, fi, depth == depthInfinity)
+	l := newLister(ctx, p.h, name, fi, depth == depthInfinity, p.format)
 	for b := range l.batches {
-		for _, c := range b.infos {
-			if !p.h.readable(path.Join(b.dir, c.Name())) {
-				continue // the lister does not descend into it either
-			}
-			if err := p.emit(ctx, path.Join(b.dir, c.Name()), c); err != nil {
-				cancel()
-				l.drain()
-				return err
-			}
+		p.ms.writeUnit(*b)
+		bodies.Put(b)
+		if p.ms.err != nil { // the client went away
+			cancel()
+			l.drain()
+			return p.ms.err
+		}
+		if p.limit > 0 && p.n.Load() > p.limit {
+			cancel()
+			l.drain()
+			return errTooManyEntries
 		}
 	}
 	return l.err
 }
 
-// emit writes the response for one resource.
-func (p *propfindWalk) emit(ctx context.Context, name string, fi os.FileInfo) error {
-	if p.left > 0 {
-		if p.left--; p.left == 0 {
-			p.left = -1 // the next entry is one too many
+// bodies recycles the formatted batches.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// format appends to b the responses for infos, members of collection dir.
+// Several listers call it at once. A resource whose state cannot be read
+// gets a 500 response of its own; the first such error is returned after
+// the batch.
+func (p *propfindWalk) format(ctx context.Context, b []byte, dir string, infos []os.FileInfo) ([]byte, error) {
+	var first error
+	for _, c := range infos {
+		var err error
+		if b, err = p.formatOne(ctx, b, path.Join(dir, c.Name()), c); err != nil && first == nil {
+			first = err
 		}
-	} else if p.left < 0 {
-		return errTooManyEntries
 	}
-	p.res = resource{name: name, fi: fi, href: p.h.hrefFor(name, fi.IsDir())}
-	if err := p.h.load(ctx, &p.res, p.req); err != nil {
-		p.ms.status(p.res.href, http.StatusInternalServerError, "")
-		return err
+	return b, first
+}
+
+// formatOne appends the response for resource name, unless the user may
+// not read it (the lister does not descend into it either).
+func (p *propfindWalk) formatOne(ctx context.Context, b []byte, name string, fi os.FileInfo) ([]byte, error) {
+	if !p.h.readable(name) {
+		return b, nil
 	}
-	p.ms.buf = p.h.appendResponse(p.ms.buf, &p.res, p.req)
-	p.ms.flushResponse()
-	p.progress.AddResource(p.res.href)
-	return p.ms.err // non-nil when the client went away
+	if p.limit > 0 && p.n.Add(1) > p.limit {
+		return b, errTooManyEntries
+	}
+	res := resource{name: name, fi: fi, href: p.h.hrefFor(name, fi.IsDir())}
+	if err := p.h.load(ctx, &res, p.req); err != nil {
+		return appendStatusResponse(b, res.href, http.StatusInternalServerError, ""), err
+	}
+	p.progress.AddResource(res.href)
+	return p.h.appendResponse(b, &res, p.req), nil
 }

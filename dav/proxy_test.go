@@ -1,12 +1,10 @@
 package dav
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/spf13/afero"
@@ -51,24 +49,6 @@ func TestClientIP(t *testing.T) {
 			t.Errorf("clientIP(%s, XFF %.40q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
 		}
 	}
-}
-
-// syncBuffer is a log destination shared by the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestTrustedProxyDestination runs COPY as it arrives from a TLS-terminating

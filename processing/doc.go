@@ -29,5 +29,8 @@
 //     is pushed out before each 102 when configured.
 //
 // Work done so far is counted by a [Progress] carried in the request context
-// and reported in a Progress header on each 102.
+// and reported in a Progress header on each 102. A [Registry] lists the
+// operations running, with their progress and 102s, keeps Prometheus
+// metrics of the finished ones, and lets a server shutting down wait until
+// none is left.
 package processing

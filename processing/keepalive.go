@@ -65,16 +65,17 @@ func (k *KeepAlive) Write(p []byte) (int, error) {
 	if k.err != nil {
 		return 0, k.err
 	}
-	k.buf = append(k.buf, p...)
-	if len(k.buf) >= keepAliveBuffer {
-		k.flushLocked()
+	if len(k.buf)+len(p) < keepAliveBuffer {
+		k.buf = append(k.buf, p...)
+		return len(p), nil
 	}
+	k.flushLocked(p) // p goes out as it is: a large unit is not copied
 	return len(p), k.err
 }
 
-// flushLocked commits the status if need be and sends what is queued, or
-// the filler when nothing is.
-func (k *KeepAlive) flushLocked() {
+// flushLocked commits the status if need be and sends what is queued,
+// then more; the filler when there is nothing at all.
+func (k *KeepAlive) flushLocked(more []byte) {
 	if k.err != nil {
 		return
 	}
@@ -82,13 +83,15 @@ func (k *KeepAlive) flushLocked() {
 		k.w.WriteHeader(k.status)
 		k.committed = true
 	}
-	if len(k.buf) == 0 {
+	if len(k.buf) == 0 && len(more) == 0 {
 		k.buf = append(k.buf, k.filler...)
 	}
-	_, k.err = k.w.Write(k.buf)
-	k.buf = k.buf[:0]
-	if cap(k.buf) > keepAliveBuffer {
-		k.buf = make([]byte, 0, keepAliveBuffer) // one huge unit must not pin its memory
+	if len(k.buf) > 0 {
+		_, k.err = k.w.Write(k.buf)
+		k.buf = k.buf[:0]
+	}
+	if k.err == nil && len(more) > 0 {
+		_, k.err = k.w.Write(more)
 	}
 	if k.err == nil {
 		if err := k.rc.Flush(); err != nil && err != http.ErrNotSupported {
@@ -110,7 +113,7 @@ func (k *KeepAlive) tick() {
 	}
 	covered := !k.committed && sendsProcessing(k.w)
 	if !covered && time.Since(k.last) >= k.interval {
-		k.flushLocked()
+		k.flushLocked(nil)
 	}
 	k.ticks.Add(1)
 	k.timer.Reset(k.interval / 2)

@@ -22,6 +22,8 @@ type collection interface {
 	mkdir(name string, perm os.FileMode) error
 	remove(name string) error
 	removeAll(name string) error
+	// rename renames a member, replacing a file named newName.
+	rename(oldName, newName string) error
 	// stat follows a symbolic link, which must stay inside the storage.
 	stat(name string) (os.FileInfo, error)
 	// sub opens the member collection name.
@@ -65,7 +67,10 @@ func (c rootCollection) create(name string, perm os.FileMode) (afero.File, error
 func (c rootCollection) mkdir(name string, perm os.FileMode) error {
 	return mapErr(c.r.Mkdir(name, perm))
 }
-func (c rootCollection) remove(name string) error    { return mapErr(c.r.Remove(name)) }
+func (c rootCollection) remove(name string) error { return mapErr(c.r.Remove(name)) }
+func (c rootCollection) rename(oldName, newName string) error {
+	return mapErr(c.r.Rename(oldName, newName))
+}
 func (c rootCollection) removeAll(name string) error { return mapErr(c.r.RemoveAll(name)) }
 
 func (c rootCollection) stat(name string) (os.FileInfo, error) {
@@ -102,7 +107,10 @@ func (c pathCollection) create(name string, perm os.FileMode) (afero.File, error
 func (c pathCollection) mkdir(name string, perm os.FileMode) error {
 	return c.fs.Mkdir(c.join(name), perm)
 }
-func (c pathCollection) remove(name string) error    { return c.fs.Remove(c.join(name)) }
+func (c pathCollection) remove(name string) error { return c.fs.Remove(c.join(name)) }
+func (c pathCollection) rename(oldName, newName string) error {
+	return c.fs.Rename(c.join(oldName), c.join(newName))
+}
 func (c pathCollection) removeAll(name string) error { return c.fs.RemoveAll(c.join(name)) }
 func (c pathCollection) stat(name string) (os.FileInfo, error) {
 	return c.fs.Stat(c.join(name))

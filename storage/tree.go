@@ -324,8 +324,12 @@ func (w *treeWork) firstVisit(fi os.FileInfo) bool {
 // copied. A symbolic link is copied as what it points to, once: a link
 // back into the tree being copied is reported as ErrLoop. File content
 // goes through io.Copy between the backend's files, which is
-// copy_file_range between two *os.File on directory storage. A file whose
-// copy fails is removed, never left half written.
+// copy_file_range between two *os.File on directory storage. Each file is
+// written under a reserved temporary name and renamed into place once
+// complete, so a failed or cancelled copy, or a crash, never leaves a half
+// written file under a visible name. When ctx is cancelled the copy stops
+// between members (or between chunks of a large file); the members not
+// copied are reported to visit with ctx's error.
 func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, visit Visit) error {
 	src, err := clean("copy", src)
 	if err != nil {
@@ -346,7 +350,7 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 	}
 	if !fi.IsDir() {
 		// A lone file: its failure is the operation's failure.
-		n, err := copyFile(pathCollection{f.fs, path.Dir(src)}, pathCollection{f.fs, path.Dir(dst)},
+		n, err := copyFile(ctx, pathCollection{f.fs, path.Dir(src)}, pathCollection{f.fs, path.Dir(dst)},
 			path.Base(src), path.Base(dst), fi)
 		if err != nil {
 			return err
@@ -416,7 +420,7 @@ func (w *treeWork) copyMembers(src collection, srcPath string, dst collection, r
 			case w.ctx.Err() != nil:
 				w.report(r, c.IsDir(), 0, w.ctx.Err())
 			case !c.IsDir():
-				n, err := copyFile(from, dst, name, name, c)
+				n, err := copyFile(w.ctx, from, dst, name, name, c)
 				w.report(r, false, n, err)
 			case !w.firstVisit(c):
 				w.report(r, true, 0, ErrLoop)
@@ -464,39 +468,86 @@ func (w *treeWork) copyCollection(src collection, srcPath string, linked bool, d
 	w.copyMembers(from, srcPath, to, rel, depth+1)
 }
 
+// copyChunk is how much of a file is copied between two looks at the
+// context: a cancelled COPY of one huge file stops within a chunk, and
+// io.CopyN between two *os.File still reaches copy_file_range (os.File's
+// ReadFrom accepts an *io.LimitedReader).
+const copyChunk = 8 << 20
+
 // copyFile copies file name of src to a new file dstName of dst, with its
-// permissions; on failure the partial copy is removed.
-func copyFile(src, dst collection, name, dstName string, fi os.FileInfo) (int64, error) {
+// permissions. The content goes to a reserved temporary name beside
+// dstName, renamed to dstName once complete; on failure or cancellation
+// the temporary file is removed, so dstName is either absent or complete.
+// Just before the rename, dstName is created exclusively, as before
+// temporary names were used: the copy still fails on anything already
+// there, a symbolic link included, instead of replacing it.
+func copyFile(ctx context.Context, src, dst collection, name, dstName string, fi os.FileInfo) (int64, error) {
 	in, err := src.open(name)
 	if err != nil {
 		return 0, hide(err)
 	}
 	defer in.Close()
-	out, err := dst.create(dstName, fi.Mode().Perm())
+	tmp := TempName()
+	out, err := dst.create(tmp, fi.Mode().Perm())
 	if err != nil {
 		return 0, hide(err)
 	}
-	n, err := copyContent(out, in)
+	n, err := copyContent(ctx, out, in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = claim(dst, dstName, fi.Mode().Perm())
+		if err == nil {
+			if err = hide(dst.rename(tmp, dstName)); err != nil {
+				dst.remove(dstName)
+			}
+		}
+	}
 	if err != nil {
-		dst.remove(dstName)
+		dst.remove(tmp)
 		return 0, fmt.Errorf("copy %s: %w", name, err)
 	}
 	return n, nil
 }
 
-// copyContent copies between backend files. Between two *os.File, io.Copy
-// reaches os.File.ReadFrom, which uses copy_file_range (a reflink where the
-// filesystem shares extents).
-func copyContent(dst afero.File, src afero.File) (int64, error) {
+// claim creates the empty file name in dir, failing if anything is there.
+func claim(dir collection, name string, perm os.FileMode) error {
+	f, err := dir.create(name, perm)
+	if err != nil {
+		return hide(err)
+	}
+	return f.Close()
+}
+
+// copyContent copies between backend files, a chunk at a time, until EOF
+// or until ctx is cancelled, telling the function of WithCopied about each
+// chunk. Between two *os.File, io.CopyN reaches os.File.ReadFrom, which
+// uses copy_file_range (a reflink where the filesystem shares extents).
+func copyContent(ctx context.Context, dst afero.File, src afero.File) (int64, error) {
+	var w io.Writer = dst
+	var r io.Reader = src
 	if d, ok := dst.(*os.File); ok {
 		if s, ok := src.(*os.File); ok {
-			return io.Copy(d, s)
+			w, r = d, s // the concrete types, for ReadFrom's fast path
 		}
 	}
-	return io.Copy(dst, src)
+	copied := copiedFunc(ctx)
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := io.CopyN(w, r, copyChunk)
+		total += n
+		copied(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Quota reports the space available to and used on the storage, for RFC

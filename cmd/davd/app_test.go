@@ -102,6 +102,8 @@ func TestBadFlagsFailBeforeListening(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--prefix", "dav"}, "--prefix"},
 		{[]string{"--addr", "127.0.0.1:99999"}, "--addr"},
+		{[]string{"--admin-addr", "127.0.0.1:99999"}, "--admin-addr"},
+		{[]string{"--on-disconnect", "maybe"}, "--on-disconnect"},
 		{[]string{"--no-such-flag"}, "not defined"},
 		{[]string{"a", "b"}, "at most one DIR"},
 		{[]string{"--storage", "mem://", dir}, "not both"},

@@ -35,6 +35,8 @@ func serveFlags() []cli.Flag {
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "processing-max", Value: 5, Usage: "most 102s per response (0 = unlimited)", EnvVars: env("processing-max")}),
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "processing-deny", Value: cli.NewStringSlice(processing.DefaultDeny()...), Usage: "User-Agent regular expressions that get no 102 in auto mode", EnvVars: env("processing-deny")}),
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Minute, Usage: "on SIGTERM, how long running requests may finish", EnvVars: env("shutdown-timeout")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "on-disconnect", Value: "finish", Usage: "when a COPY, MOVE or DELETE loses its client: finish (and log the result) or stop at the next member", EnvVars: env("on-disconnect")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-addr", Usage: "address for /operations, /metrics and /healthz (default: off)", EnvVars: env("admin-addr")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: "davd", Usage: "realm of the HTTP Basic challenge (users come from the --config file)", EnvVars: env("realm")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-auth-failures", Value: 10, Usage: "failed sign-ins from one address (IPv6: one /64) before it gets 429 for the rest of --auth-failure-window (0 = never)", EnvVars: env("max-auth-failures")}),
@@ -53,6 +55,8 @@ type config struct {
 	prefix          string
 	processing      processing.Config
 	shutdownTimeout time.Duration
+	onDisconnect    dav.OnDisconnect
+	adminAddr       string
 	logger          *slog.Logger
 	expose          exposeConfig
 
@@ -77,6 +81,7 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		readOnly:        c.Bool("read-only"),
 		prefix:          c.String("prefix"),
 		shutdownTimeout: c.Duration("shutdown-timeout"),
+		adminAddr:       c.String("admin-addr"),
 
 		realm:             c.String("realm"),
 		allowAnonymous:    c.Bool("allow-anonymous"),
@@ -97,6 +102,11 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	if _, err := dav.NormalizePrefix(cfg.prefix); err != nil {
 		return cfg, fmt.Errorf("--prefix: %w", err)
 	}
+	onDisconnect, err := dav.ParseOnDisconnect(c.String("on-disconnect"))
+	if err != nil {
+		return cfg, fmt.Errorf("--on-disconnect: %w", err)
+	}
+	cfg.onDisconnect = onDisconnect
 	mode, err := processing.ParseMode(c.String("processing"))
 	if err != nil {
 		return cfg, fmt.Errorf("--processing: %w", err)

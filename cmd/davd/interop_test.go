@@ -153,15 +153,16 @@ type slowOp struct {
 }
 
 var slowOps = []slowOp{
-	{method: "COPY", latency: 80 * time.Millisecond * treeWorkers, dst: "/copy", status: 201, made: "copy/s1/f2"},
+	{method: "COPY", latency: 40 * time.Millisecond * treeWorkers, dst: "/copy", status: 201, made: "copy/s1/f2"},
 	{method: "MOVE", latency: 400 * time.Millisecond, dst: "/moved", status: 201, gone: "tree", made: "moved/s1/f2"},
-	{method: "DELETE", latency: 100 * time.Millisecond * treeWorkers, status: 204, gone: "tree"},
+	{method: "DELETE", latency: 70 * time.Millisecond * treeWorkers, status: 204, gone: "tree"},
 }
 
-// treeWorkers is how many goroutines davd's COPY and DELETE use here (as
-// storage does: GOMAXPROCS, at most 4); their storage calls overlap, so
-// the latency per call grows with them to keep the operations long.
-var treeWorkers = time.Duration(min(runtime.GOMAXPROCS(0), 4))
+// treeWorkers is how many goroutines davd's COPY and DELETE of /tree use
+// (GOMAXPROCS, but /tree has two collections to share out); their storage
+// calls overlap, so the latency per call grows with them to keep the
+// operations about two seconds long.
+var treeWorkers = time.Duration(min(runtime.GOMAXPROCS(0), 2))
 
 // check verifies the tree on disk after op completed.
 func (op slowOp) check(t *testing.T, dir string) {
@@ -771,7 +772,7 @@ func TestInteropProxies(t *testing.T) {
 	every100ms := []string{"--processing-after", "100ms", "--processing-interval", "100ms"}
 	copyOp := slowOps[0] // at least 1.9s of storage latency
 	longCopy := copyOp
-	longCopy.latency = longCopy.latency * 3 / 2
+	longCopy.latency *= 2
 	type proxyCase struct {
 		name    string
 		op      slowOp
@@ -811,7 +812,7 @@ func TestInteropProxies(t *testing.T) {
 		// every 100ms, about twenty — too many for Apache.
 		proxyCase{"prefer/COPY", copyOp, every100ms, time.Second, []string{"-H", "Prefer: processing"}, overApacheLimit, ""},
 		// The "10-minute COPY behind a 30s timeout" scaled down: the COPY
-		// lasts about 20 proxy timeouts (3.8s against 200ms), with 102s
+		// lasts about 20 proxy timeouts (4s against 200ms), with 102s
 		// every 40ms and no cap, as the README advises behind HAProxy.
 		// Apache's ProxyTimeout counts whole seconds, and its limit of 9
 		// 102s rules out long operations anyway: HAProxy only.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"path/filepath"
 
 	"davd/dav"
+	"davd/processing"
 	"davd/storage"
 	"davd/storage/state"
 )
@@ -35,6 +35,11 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	}
 	ln = cfg.expose.listener(ln)
 	defer ln.Close()
+	adm, err := listenAdmin(cfg.adminAddr)
+	if err != nil {
+		return err
+	}
+	defer adm.close()
 	backend, err := storage.Open(cfg.storage, cfg.readOnly)
 	if err != nil {
 		return err
@@ -49,23 +54,28 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer st.Close()
+	// lifetime outlives every request: it is cancelled only when the
+	// shutdown timeout has passed, to stop operations that still run.
+	lifetime, abort := context.WithCancel(context.Background())
+	defer abort()
+	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
 	var handler http.Handler
 	if cfg.users == nil && cfg.anonymous == nil {
-		handler, err = dav.NewHandler(backend.FileSystem(), st, dav.Config{
+		handler, err = dav.NewHandler(backend.FileSystem(), st, tr.apply(dav.Config{
 			Prefix:         cfg.prefix,
 			ReadOnly:       cfg.readOnly,
 			Processing:     cfg.processing,
 			Logger:         cfg.logger,
 			Limits:         cfg.expose.limits,
 			TrustedProxies: cfg.expose.trustedProxies,
-		})
+		}))
 		if err != nil {
 			return fmt.Errorf("--prefix: %w", err)
 		}
 	} else {
 		rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
 		defer rs.close()
-		if handler, err = usersHandler(ctx, cfg, rs); err != nil {
+		if handler, err = usersHandler(ctx, cfg, rs, tr); err != nil {
 			return err
 		}
 	}
@@ -80,6 +90,10 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		// like it does for every other request when users are configured.
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+
+		// Every request's context ends with lifetime, at the end of the
+		// shutdown timeout.
+		BaseContext: func(net.Listener) context.Context { return lifetime },
 	}
 	// Headers must arrive promptly; bodies and responses may take as long
 	// as the operation needs, which 102 Processing covers (see deadlines).
@@ -89,6 +103,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
 		"version", version())
+	adm.serve(tr.ops, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
@@ -100,15 +115,5 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return err
 	case <-ctx.Done():
 	}
-	cfg.logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		cfg.logger.Warn("shutdown timed out; closing connections", "err", err)
-		srv.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return drain(srv, served, cfg, abort, tr.ops, adm)
 }

@@ -293,7 +293,7 @@ func (rs *roots) close() {
 // usersHandler builds the handler of a server with users or an anonymous
 // entry: one dav.Handler per user, each over its own root with its own
 // permissions, behind HTTP Basic authentication.
-func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, error) {
+func usersHandler(ctx context.Context, cfg config, rs *roots, tr tracking) (http.Handler, error) {
 	build := func(u userConfig) (http.Handler, error) {
 		challenge := ""
 		if u.name == "" && len(cfg.users) > 0 {
@@ -305,7 +305,7 @@ func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, err
 			return nil, fmt.Errorf("root of %s: %w", u.describe(), err)
 		}
 		perms := u.perms
-		return dav.NewHandler(r.backend.FileSystem(), r.st, dav.Config{
+		return dav.NewHandler(r.backend.FileSystem(), r.st, tr.apply(dav.Config{
 			Prefix:         cfg.prefix,
 			ReadOnly:       cfg.readOnly,
 			Processing:     cfg.processing,
@@ -314,7 +314,7 @@ func usersHandler(ctx context.Context, cfg config, rs *roots) (http.Handler, err
 			Challenge:      challenge,
 			Limits:         cfg.expose.limits,
 			TrustedProxies: cfg.expose.trustedProxies,
-		})
+		}))
 	}
 	ac := auth.Config{
 		Realm:          cfg.realm,

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"davd/processing"
+)
+
+// admin serves what an operator needs on a listener of its own, apart
+// from the WebDAV tree (so that it can be bound to localhost or a private
+// network, and is never confused with a resource path):
+//
+//	GET /operations  the slow operations running, as JSON
+//	GET /metrics     Prometheus text metrics
+//	GET /healthz     200 while serving, 503 once shutting down
+//
+// It keeps serving while the server drains, so that the operations still
+// running can be watched, and stops last.
+type admin struct {
+	ln       net.Listener
+	srv      *http.Server
+	draining atomic.Bool
+	served   chan struct{}
+	closed   sync.Once
+}
+
+// listenAdmin binds addr; "" means no admin listener, and every method of
+// the nil *admin it returns does nothing.
+func listenAdmin(addr string) (*admin, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-addr: %w", err)
+	}
+	return &admin{ln: ln}, nil
+}
+
+// serve starts answering, from the operations and metrics of ops.
+func (a *admin) serve(ops *processing.Registry, logger *slog.Logger) {
+	if a == nil {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /operations", func(w http.ResponseWriter, r *http.Request) {
+		list := ops.Operations()
+		if list == nil {
+			list = []processing.OperationInfo{} // [] rather than null
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(struct {
+			InFlight   int                        `json:"in_flight"`
+			Operations []processing.OperationInfo `json:"operations"`
+		}{ops.InFlight(), list})
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		ops.WriteMetrics(w)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if a.draining.Load() {
+			// A load balancer stops sending new requests here.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "shutting down")
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	a.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	a.served = make(chan struct{})
+	logger.Info("admin listening", "url", "http://"+a.ln.Addr().String()+"/")
+	go func() {
+		defer close(a.served)
+		if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin listener failed", "err", err)
+		}
+	}()
+}
+
+// drain makes /healthz answer 503.
+func (a *admin) drain() {
+	if a != nil {
+		a.draining.Store(true)
+	}
+}
+
+// close stops the admin listener; its requests are all short. It may be
+// called more than once.
+func (a *admin) close() {
+	if a == nil {
+		return
+	}
+	a.closed.Do(func() {
+		if a.srv == nil {
+			a.ln.Close()
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if a.srv.Shutdown(ctx) != nil {
+			a.srv.Close()
+		}
+		<-a.served
+	})
+}

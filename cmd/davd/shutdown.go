@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"davd/processing"
+)
+
+// abortGrace is how long operations told to stop (the shutdown timeout
+// has passed) get to reach their next consistent point and answer their
+// clients before the process exits. They stop between members, or between
+// 8 MiB chunks of a file, so this is generous.
+const abortGrace = 30 * time.Second
+
+// closeGrace is how long handlers get to return once their connections
+// are closed (after abortGrace), before storage and state are closed.
+const closeGrace = 5 * time.Second
+
+// drain shuts srv down after a signal: it stops accepting at once, lets
+// running requests finish for up to cfg.shutdownTimeout (102s keep going
+// to their clients meanwhile: http.Server.Shutdown only closes idle
+// connections and leaves request contexts alone), then cancels lifetime so
+// that COPY, MOVE and DELETE stop at their next member and every other
+// request's context ends, and waits for every handler to return before the
+// caller closes storage and state.
+func drain(srv *http.Server, served <-chan error, cfg config, abort context.CancelFunc, ops *processing.Registry, adm *admin) error {
+	adm.drain()
+	cfg.logger.Info("shutting down", "timeout", cfg.shutdownTimeout, "in_flight", ops.InFlight())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		cfg.logger.Warn("shutdown timeout passed; stopping running operations", "in_flight", ops.InFlight())
+		abort()
+		gctx, gcancel := context.WithTimeout(context.Background(), abortGrace)
+		defer gcancel()
+		// Shutdown again, so that the stopped operations' final responses
+		// are written before the connections close.
+		if err := srv.Shutdown(gctx); err != nil {
+			cfg.logger.Warn("closing connections", "err", err, "in_flight", ops.InFlight())
+			srv.Close()
+		}
+		// Close does not wait for handlers, and the storage and state must
+		// not be closed under one: a PUT whose connection was just closed
+		// still removes its temporary file.
+		wctx, wcancel := context.WithTimeout(context.Background(), closeGrace)
+		defer wcancel()
+		if err := ops.Wait(wctx); err != nil {
+			cfg.logger.Error("requests still running at exit", "in_flight", ops.InFlight())
+		}
+	}
+	adm.close()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+
+	"davd/dav"
+	"davd/processing"
+)
+
+// tracking is what every dav.Handler of one server shares, whichever user
+// it serves: the registry of running operations (one /operations, one set
+// of metrics, one shutdown that waits for all), what an operation does
+// when its client goes away, and the server's lifetime.
+type tracking struct {
+	ops          *processing.Registry
+	onDisconnect dav.OnDisconnect
+	lifetime     context.Context
+}
+
+// apply completes c with t.
+func (t tracking) apply(c dav.Config) dav.Config {
+	c.Operations, c.OnDisconnect, c.Lifetime = t.ops, t.onDisconnect, t.lifetime
+	return c
+}
