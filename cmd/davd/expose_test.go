@@ -295,3 +295,55 @@ func TestLimitFlags(t *testing.T) {
 		t.Errorf("PROPFIND with a 1025-byte body = %d, want 413", got)
 	}
 }
+
+// TestProxyAndCORSFlags checks --trusted-proxy and --cors-origin end to
+// end: a COPY whose Destination names the public https URL is accepted
+// only when the peer is a trusted proxy, and a preflight is answered only
+// for a listed origin.
+func TestProxyAndCORSFlags(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--trusted-proxy", "127.0.0.1"}, http.StatusCreated},
+		{[]string{"--trusted-proxy", "10.0.0.0/8"}, http.StatusBadGateway},
+		{nil, http.StatusBadGateway},
+	} {
+		base := startDavd(t, append([]string{"--storage", "mem://", "--cors-origin", "https://app.example.com"}, tt.args...)...)
+		req, _ := http.NewRequest("PUT", base+"/a", strings.NewReader("a"))
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		} else {
+			resp.Body.Close()
+		}
+		req, _ = http.NewRequest("COPY", base+"/a", nil)
+		req.Header.Set("Destination", "https://dav.example.com/b")
+		req.Header.Set("X-Forwarded-Host", "dav.example.com")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%v: COPY to the public URL = %d, want %d", tt.args, resp.StatusCode, tt.want)
+		}
+	}
+
+	base := startDavd(t, "--storage", "mem://", "--cors-origin", "https://app.example.com")
+	for origin, want := range map[string]string{"https://app.example.com": "https://app.example.com", "https://evil.example": ""} {
+		req, _ := http.NewRequest("OPTIONS", base+"/", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "PROPFIND")
+		req.Header.Set("Access-Control-Request-Headers", "depth, authorization")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("preflight from %s: Allow-Origin %q, want %q", origin, got, want)
+		}
+	}
+}
