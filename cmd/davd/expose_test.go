@@ -347,3 +347,39 @@ func TestProxyAndCORSFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSWithUsers: with users configured, a preflight (which browsers
+// send without credentials) is answered without asking for any, while the
+// actual request still needs them; both carry the CORS headers so that the
+// application can read the 401.
+func TestCORSWithUsers(t *testing.T) {
+	t.Parallel()
+	const app = "https://app.example.com"
+	s := startAttackServer(t, "--cors-origin", app)
+	do := func(method string, hdr ...string) *http.Response {
+		req, _ := http.NewRequest(method, "http://"+s.addr+"/mine", nil)
+		req.Header.Set("Origin", app)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	pre := do("OPTIONS", "Access-Control-Request-Method", "PROPFIND", "Access-Control-Request-Headers", "authorization, depth")
+	if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != app {
+		t.Errorf("preflight = %d %v, want 204 with Allow-Origin", pre.StatusCode, pre.Header)
+	}
+	anon := do("PROPFIND", "Depth", "0")
+	if anon.StatusCode != http.StatusUnauthorized || anon.Header.Get("Access-Control-Allow-Origin") != app ||
+		!strings.Contains(anon.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("PROPFIND without credentials = %d %v, want 401 readable by the app", anon.StatusCode, anon.Header)
+	}
+	alice := do("PROPFIND", "Depth", "0", "Authorization", basicAuth("alice"))
+	if alice.StatusCode != http.StatusMultiStatus || alice.Header.Get("Access-Control-Allow-Origin") != app {
+		t.Errorf("PROPFIND as alice = %d %v", alice.StatusCode, alice.Header)
+	}
+}
