@@ -178,17 +178,29 @@ func (ec exposeConfig) scheme() string {
 // SIGHUP sent once the server answers never meets the default action,
 // which is to terminate. (Tests drive certHolder.watchReload with their
 // own channel.)
+//
+// Without TLS a SIGHUP is still caught, and only logged: `systemctl
+// reload` (davd.service sends SIGHUP) must not stop a server that has no
+// certificate to reload.
 func (ec exposeConfig) watchCert(ctx context.Context, log *slog.Logger) (stop func()) {
-	if ec.cert == nil {
-		return func() {}
-	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ec.cert.watchReload(ctx, hup, log)
+		if ec.cert != nil {
+			ec.cert.watchReload(ctx, hup, log)
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: nothing to reload without --tls-cert")
+			}
+		}
 	}()
 	return func() {
 		cancel()

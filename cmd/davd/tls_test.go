@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,6 +18,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -268,5 +270,50 @@ func TestCertHolderReload(t *testing.T) {
 	}
 	if _, err := loadCert(certFile, keyFile); err == nil || !strings.Contains(err.Error(), "--tls-cert") {
 		t.Errorf("a bad key pair at startup gave %v", err)
+	}
+}
+
+// TestSIGHUPWithoutTLS runs davd as a child process (this test binary
+// again), as systemd would, and sends it SIGHUP — what `systemctl reload
+// davd` does. Without TLS there is nothing to reload, but the server must
+// keep serving rather than die of the signal's default action.
+func TestSIGHUPWithoutTLS(t *testing.T) {
+	if os.Getenv("DAVD_SIGHUP_CHILD") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err := newApp(os.Stdout, os.Stderr, func(a net.Addr) { fmt.Println("LISTENING", a) }).
+			RunContext(ctx, []string{"davd", "serve", "--addr", "127.0.0.1:0", "--storage", "mem://", "--log-level", "warn"})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestSIGHUPWithoutTLS$")
+	cmd.Env = append(os.Environ(), "DAVD_SIGHUP_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "LISTENING ")
+	if err != nil || !ok {
+		t.Fatalf("child did not start: %q %v", line, err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("davd died of SIGHUP: %v", err)
+	}
+	resp.Body.Close()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("davd exited with %v after SIGTERM", err)
 	}
 }
