@@ -3,7 +3,7 @@ GO ?= go
 ADDR ?= 127.0.0.1:8080
 DATA ?= ./data
 
-.PHONY: build run test lint vet fmt clean bench
+.PHONY: build run test lint vet fmt clean bench fuzz
 
 build:
 	$(GO) build -o bin/davd ./cmd/davd
@@ -34,6 +34,17 @@ bench:
 	GO='$(GO)' BENCH_BIG='$(BENCH_BIG)' BENCH_RUNS='$(BENCH_RUNS)' BENCH_DIR='$(BENCH_DIR)' \
 	BENCH_DURATION='$(BENCH_DURATION)' BENCH_SETTLE='$(BENCH_SETTLE)' BENCH_DAVD='$(BENCH_DAVD)' \
 	BENCH_ONLY='$(BENCH_ONLY)' BENCH_KEEP='$(BENCH_KEEP)' $(GO) run ./cmd/davbench
+
+# Each fuzz target for FUZZTIME, one after the other (go test -fuzz takes one
+# target at a time). The seed corpora in dav/testdata/fuzz/ also run as
+# plain tests in `make test`; new failing inputs are written there.
+FUZZTIME ?= 20s
+FUZZ_TARGETS = FuzzIfHeader FuzzDestination FuzzXMLBody
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./dav; \
+	done
 
 clean:
 	rm -rf bin

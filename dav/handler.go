@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -14,10 +15,6 @@ import (
 	"davd/storage"
 	"davd/storage/state"
 )
-
-// maxXMLBody bounds the request bodies of every method but PUT: they carry
-// small XML documents, and an unbounded read is a memory attack.
-const maxXMLBody = 1 << 20
 
 // Config configures a Handler.
 type Config struct {
@@ -32,6 +29,11 @@ type Config struct {
 	// Logger receives one line per request, and one more with the totals
 	// of each finished long operation; nil discards them.
 	Logger *slog.Logger
+	// Limits bounds request bodies and PROPFIND responses.
+	Limits Limits
+	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and
+	// -Host headers are believed; everyone else's are ignored.
+	TrustedProxies []netip.Prefix
 	// Operations tracks running requests for /operations, metrics and
 	// shutdown; nil gives the Handler a private one.
 	Operations *processing.Registry
@@ -67,6 +69,8 @@ type Handler struct {
 	ops          *processing.Registry
 	onDisconnect OnDisconnect
 	lifetime     context.Context
+	limits       Limits
+	proxies      []netip.Prefix
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -110,6 +114,8 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		ops:          ops,
 		onDisconnect: cfg.OnDisconnect,
 		lifetime:     lifetime,
+		limits:       cfg.Limits,
+		proxies:      cfg.TrustedProxies,
 	}, nil
 }
 
@@ -149,6 +155,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("bytes", pw.BytesWritten()),
 			slog.Int("interim", pw.InterimSent()),
+			slog.String("client", h.clientIP(r)),
 		}
 		if user := UserFrom(r.Context()); user != "" {
 			attrs = append(attrs, slog.String("user", user))
@@ -191,8 +198,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, err)
 		return
 	}
-	if r.Method != http.MethodPut && r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxXMLBody)
+	if err := h.limitBody(w, r); err != nil {
+		writeError(w, err)
+		return
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:

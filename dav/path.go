@@ -101,7 +101,7 @@ func (h *Handler) destination(r *http.Request) (string, error) {
 	if err != nil {
 		return "", errorf(http.StatusBadRequest, "Destination is not a URL: %v", errors.Unwrap(err))
 	}
-	if u.Host != "" && !sameHost(u.Host, r.Host) {
+	if u.Host != "" && !h.isOwnHost(r, u) {
 		return "", errorf(http.StatusBadGateway, "Destination names another server (%s)", u.Host)
 	}
 	if u.Path == "" || !strings.HasPrefix(u.Path, "/") {

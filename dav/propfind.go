@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"sync/atomic"
 
 	"davd/processing"
 )
@@ -54,13 +55,34 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, name str
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
+	limit := h.limits.MaxPropfindEntries
+	if depth != depthInfinity || !fi.IsDir() {
+		limit = 0
+	}
+	if limit > 0 {
+		// Count first: once the 207 is committed the refusal can no
+		// longer be a status.
+		n, err := h.countTree(ctx, name, limit)
+		if err != nil {
+			return storageError(r.URL.Path, err)
+		}
+		if n > limit {
+			writePrecondition(w, http.StatusForbidden, "propfind-finite-depth")
+			return nil
+		}
+	}
 	progress := processing.FromContext(ctx)
 	if depth == depthZero || !fi.IsDir() {
 		progress.SetTotal(1, 0) // otherwise unknown until the walk ends
 	}
 	ms := startMultistatus(w, h.processing.Interval)
-	walk := propfindWalk{h: h, ms: ms, req: req, progress: progress}
-	if err := walk.run(ctx, name, fi, depth); err != nil {
+	walk := propfindWalk{h: h, ms: ms, req: req, progress: progress, limit: int64(limit)}
+	if err := walk.run(ctx, name, fi, depth); errors.Is(err, errTooManyEntries) {
+		// The tree grew past the limit between the count and the walk:
+		// the 207 may already be out, so the truncation is reported
+		// inside it, as RFC 5323 §5.15 does for SEARCH.
+		ms.status(h.hrefFor(name, true), http.StatusInsufficientStorage, "number-of-matches-within-limits")
+	} else if err != nil {
 		h.log.Warn("PROPFIND ended early", "path", r.URL.Path, "err", err)
 	}
 	return ms.close()
@@ -72,6 +94,8 @@ type propfindWalk struct {
 	ms       *multistatus
 	req      propfindRequest
 	progress *processing.Progress
+	limit    int64        // most resources to report; 0 means no limit
+	n        atomic.Int64 // resources formatted so far, by all listers
 }
 
 // run answers for name and, as depth asks, its members.
@@ -102,6 +126,11 @@ func (p *propfindWalk) run(ctx context.Context, name string, fi os.FileInfo, dep
 			l.drain()
 			return p.ms.err
 		}
+		if p.limit > 0 && p.n.Load() > p.limit {
+			cancel()
+			l.drain()
+			return errTooManyEntries
+		}
 	}
 	return l.err
 }
@@ -129,6 +158,9 @@ func (p *propfindWalk) format(ctx context.Context, b []byte, dir string, infos [
 func (p *propfindWalk) formatOne(ctx context.Context, b []byte, name string, fi os.FileInfo) ([]byte, error) {
 	if !p.h.readable(name) {
 		return b, nil
+	}
+	if p.limit > 0 && p.n.Add(1) > p.limit {
+		return b, errTooManyEntries
 	}
 	res := resource{name: name, fi: fi, href: p.h.hrefFor(name, fi.IsDir())}
 	if err := p.h.load(ctx, &res, p.req); err != nil {

@@ -25,6 +25,12 @@ const (
 	maxXMLDepth = 64
 	// maxXMLElements bounds the element count of one body.
 	maxXMLElements = 10000
+	// maxXMLName bounds a local name or namespace URI: property names are
+	// stored and echoed in every PROPFIND, and nobody needs kilobytes.
+	maxXMLName = 1024
+	// maxXMLAttrs bounds the attributes (namespace declarations included)
+	// of one element.
+	maxXMLAttrs = 64
 )
 
 // xmlElement is a parsed element with what PROPPATCH needs to store it.
@@ -125,6 +131,12 @@ func parseXML(body []byte) (*xmlElement, error) {
 			if len(stack) >= maxXMLDepth {
 				return nil, badXML("XML body nests deeper than %d levels", maxXMLDepth)
 			}
+			if len(t.Attr) > maxXMLAttrs {
+				return nil, badXML("XML element has more than %d attributes", maxXMLAttrs)
+			}
+			if len(t.Name.Local) > maxXMLName || len(t.Name.Space) > maxXMLName {
+				return nil, badXML("XML element name longer than %d bytes", maxXMLName)
+			}
 			var parent *xmlElement
 			var scope *nsScope
 			lang := ""
@@ -138,11 +150,17 @@ func parseXML(body []byte) (*xmlElement, error) {
 			for _, a := range t.Attr {
 				switch {
 				case a.Name.Space == "xmlns":
+					if len(a.Value) > maxXMLName {
+						return nil, badXML("XML namespace name longer than %d bytes", maxXMLName)
+					}
 					if a.Value == "" {
 						return nil, badXML("namespace prefix %q declared with an empty name", a.Name.Local)
 					}
 					decl[a.Name.Local] = a.Value
 				case a.Name.Space == "" && a.Name.Local == "xmlns":
+					if len(a.Value) > maxXMLName {
+						return nil, badXML("XML namespace name longer than %d bytes", maxXMLName)
+					}
 					decl[""] = a.Value
 				case a.Name.Space == "xml" && a.Name.Local == "lang":
 					el.lang, el.ownLang = a.Value, true

@@ -2,6 +2,7 @@ package dav
 
 import (
 	"encoding/xml"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -25,7 +26,10 @@ func TestParseXMLRejects(t *testing.T) {
 		{"latin-1", `<?xml version="1.0" encoding="ISO-8859-1"?><a/>`, "not supported"},
 		{"too deep", strings.Repeat("<a>", maxXMLDepth+1) + strings.Repeat("</a>", maxXMLDepth+1), "deeper"},
 		{"too many elements", "<r>" + strings.Repeat("<a/>", maxXMLElements) + "</r>", "more than"},
-		{"huge name", "<" + strings.Repeat("n", 1<<16) + ">", "ends before"},
+		{"huge name", "<" + strings.Repeat("n", 1<<16) + ">", "longer than"},
+		{"huge closed name", "<" + strings.Repeat("n", maxXMLName+1) + "/>", "longer than"},
+		{"huge namespace", `<a xmlns="` + strings.Repeat("n", maxXMLName+1) + `"/>`, "longer than"},
+		{"many attributes", "<a" + strings.Repeat(` b=""`, 1) + attrs(maxXMLAttrs+1) + "/>", "attributes"},
 		{"invalid utf-8", "<a>\xff\xfe</a>", "malformed"},
 	}
 	for _, tt := range tests {
@@ -84,4 +88,13 @@ func TestSelfContainedProperty(t *testing.T) {
 			t.Errorf("fragment means %v lang %q, want %v lang en", el.name, el.lang, op.prop.Name)
 		}
 	}
+}
+
+// attrs returns n distinct attributes.
+func attrs(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ` a%d=""`, i)
+	}
+	return b.String()
 }

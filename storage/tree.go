@@ -367,6 +367,12 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 	}
 	w := f.newTreeWork(ctx, visit)
 	w.firstVisit(fi)
+	// The destination too: through a link to one of its ancestors the
+	// source can reach it, and copying it would copy what the copy is
+	// writing, a new level each time, until paths grow too long.
+	if dfi, err := f.fs.Stat(dst); err == nil {
+		w.firstVisit(dfi)
+	}
 	from, err := f.openCollection(src)
 	if err != nil {
 		w.report("", true, 0, err)

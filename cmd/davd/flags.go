@@ -22,7 +22,7 @@ func env(name string) []string {
 }
 
 func serveFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "YAML file with flag values (keys are flag names)", EnvVars: env("config")},
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: env("addr")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: "./data", Usage: "storage: file:///abs/dir, a directory path, or mem://; ?latency=5ms slows every storage call", EnvVars: env("storage")}),
@@ -43,7 +43,7 @@ func serveFlags() []cli.Flag {
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "auth-failure-window", Value: 5 * time.Minute, Usage: "window, from an address's first failed sign-in, in which --max-auth-failures are counted", EnvVars: env("auth-failure-window")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("log-format")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("log-level")}),
-	}
+	}, exposeFlags()...)
 }
 
 // config is everything serve needs, validated.
@@ -58,6 +58,7 @@ type config struct {
 	onDisconnect    dav.OnDisconnect
 	adminAddr       string
 	logger          *slog.Logger
+	expose          exposeConfig
 
 	// users and anonymous come from the config file; with neither, the
 	// server is open to whoever can connect (loopback only, unless
@@ -154,6 +155,12 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	}
 	if cfg.processing.Max < 0 {
 		return cfg, fmt.Errorf("--processing-max must be 0 (unlimited) or more (got %d)", cfg.processing.Max)
+	}
+
+	// processing.Config.WriteTimeout stays 0: the deadlines wrapper
+	// (deadline.go) moves the write deadline for every write, 102s too.
+	if cfg.expose, err = exposeFrom(c); err != nil {
+		return cfg, err
 	}
 
 	var level slog.Level

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"time"
 
 	"davd/dav"
 	"davd/processing"
@@ -34,6 +33,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
+	ln = cfg.expose.listener(ln)
 	defer ln.Close()
 	adm, err := listenAdmin(cfg.adminAddr)
 	if err != nil {
@@ -62,10 +62,12 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	var handler http.Handler
 	if cfg.users == nil && cfg.anonymous == nil {
 		handler, err = dav.NewHandler(backend.FileSystem(), st, tr.apply(dav.Config{
-			Prefix:     cfg.prefix,
-			ReadOnly:   cfg.readOnly,
-			Processing: cfg.processing,
-			Logger:     cfg.logger,
+			Prefix:         cfg.prefix,
+			ReadOnly:       cfg.readOnly,
+			Processing:     cfg.processing,
+			Logger:         cfg.logger,
+			Limits:         cfg.expose.limits,
+			TrustedProxies: cfg.expose.trustedProxies,
 		}))
 		if err != nil {
 			return fmt.Errorf("--prefix: %w", err)
@@ -77,22 +79,28 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 			return err
 		}
 	}
+	// CORS goes outside authentication: browsers send preflights without
+	// credentials.
+	if handler, err = cfg.expose.wrap(handler); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: handler,
-		// Headers must arrive promptly; bodies and responses may take as
-		// long as the operation needs, which 102 Processing covers.
-		ReadHeaderTimeout: 10 * time.Second,
 		// "OPTIONS *" must reach the handler, which asks for credentials
 		// like it does for every other request when users are configured.
 		DisableGeneralOptionsHandler: true,
-		IdleTimeout:                  2 * time.Minute,
 		ErrorLog:                     slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 
 		// Every request's context ends with lifetime, at the end of the
 		// shutdown timeout.
 		BaseContext: func(net.Listener) context.Context { return lifetime },
 	}
-	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", "http://"+ln.Addr().String()+cfg.prefix+"/",
+	// Headers must arrive promptly; bodies and responses may take as long
+	// as the operation needs, which 102 Processing covers (see deadlines).
+	cfg.expose.configure(srv)
+	stopReload := cfg.expose.watchCert(ctx, cfg.logger)
+	defer stopReload()
+	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
 		"version", version())
 	adm.serve(tr.ops, cfg.logger)
@@ -101,7 +109,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- cfg.expose.serve(srv, ln) }()
 	select {
 	case err := <-served:
 		return err

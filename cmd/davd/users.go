@@ -306,19 +306,22 @@ func usersHandler(ctx context.Context, cfg config, rs *roots, tr tracking) (http
 		}
 		perms := u.perms
 		return dav.NewHandler(r.backend.FileSystem(), r.st, tr.apply(dav.Config{
-			Prefix:      cfg.prefix,
-			ReadOnly:    cfg.readOnly,
-			Processing:  cfg.processing,
-			Logger:      cfg.logger,
-			Permissions: &perms,
-			Challenge:   challenge,
+			Prefix:         cfg.prefix,
+			ReadOnly:       cfg.readOnly,
+			Processing:     cfg.processing,
+			Logger:         cfg.logger,
+			Permissions:    &perms,
+			Challenge:      challenge,
+			Limits:         cfg.expose.limits,
+			TrustedProxies: cfg.expose.trustedProxies,
 		}))
 	}
 	ac := auth.Config{
-		Realm:         cfg.realm,
-		MaxFailures:   cfg.maxAuthFailures,
-		FailureWindow: cfg.authFailureWindow,
-		Logger:        cfg.logger,
+		Realm:          cfg.realm,
+		MaxFailures:    cfg.maxAuthFailures,
+		FailureWindow:  cfg.authFailureWindow,
+		Logger:         cfg.logger,
+		TrustedProxies: cfg.expose.trustedProxies,
 	}
 	for _, u := range cfg.users {
 		h, err := build(u)

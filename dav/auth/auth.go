@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type Config struct {
 	FailureWindow time.Duration
 	// Logger receives failed sign-ins and throttling; nil discards them.
 	Logger *slog.Logger
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (see dav.ClientAddr): behind a proxy, failures are then counted per
+	// client instead of against the proxy, which would lock everyone out.
+	TrustedProxies []netip.Prefix
 }
 
 // Authenticator is an http.Handler that authenticates each request and
@@ -70,6 +75,7 @@ type Authenticator struct {
 	throttle  *throttle
 	cache     *cache
 	log       *slog.Logger
+	proxies   []netip.Prefix
 }
 
 type account struct {
@@ -95,6 +101,7 @@ func New(cfg Config) (*Authenticator, error) {
 		throttle:  newThrottle(cfg.MaxFailures, cfg.FailureWindow),
 		cache:     newCache(),
 		log:       cfg.Logger,
+		proxies:   cfg.TrustedProxies,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -175,7 +182,8 @@ func HashPassword(password []byte, cost int) ([]byte, error) {
 
 // ServeHTTP authenticates r and serves it with its user's handler.
 func (a *Authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	client := clientKey(r.RemoteAddr)
+	addr := dav.ClientAddr(r, a.proxies)
+	client := clientKey(addr)
 	now := time.Now()
 	if wait, blocked := a.throttle.blocked(client, now); blocked {
 		// Checked before the credentials: a throttled client learns
@@ -197,7 +205,7 @@ func (a *Authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	acc, why := a.authenticate(hdr)
 	if acc == nil {
 		a.throttle.fail(client, now)
-		a.log.Warn("authentication failed", "client", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "reason", why)
+		a.log.Warn("authentication failed", "client", addr, "method", r.Method, "path", r.URL.Path, "reason", why)
 		a.challengeWith(w, "wrong credentials")
 		return
 	}

@@ -185,6 +185,8 @@ func TestClientKey(t *testing.T) {
 		"[2001:db8:1:2:3:4:5:6]:5000": "2001:db8:1:2::/64",
 		"[2001:db8:1:2:ff::1]:1":      "2001:db8:1:2::/64",
 		"garbage":                     "garbage",
+		"192.0.2.1":                   "192.0.2.1", // from dav.ClientAddr: no port
+		"2001:db8:1:2:ff::1":          "2001:db8:1:2::/64",
 	} {
 		if got := clientKey(in); got != want {
 			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)

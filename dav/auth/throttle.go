@@ -84,11 +84,15 @@ func (t *throttle) sweep(now time.Time) {
 // clientKey is what failures are counted against: the client's IP
 // address, or for IPv6 its /64, which one machine usually has whole.
 func clientKey(remoteAddr string) string {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
+	var ip netip.Addr
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		ip = ap.Addr()
+	} else if a, err := netip.ParseAddr(remoteAddr); err == nil {
+		ip = a // already resolved by dav.ClientAddr: no port
+	} else {
 		return remoteAddr
 	}
-	ip := ap.Addr().Unmap()
+	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.String()
