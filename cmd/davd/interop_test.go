@@ -772,7 +772,7 @@ func TestInteropProxies(t *testing.T) {
 	every100ms := []string{"--processing-after", "100ms", "--processing-interval", "100ms"}
 	copyOp := slowOps[0] // at least 1.9s of storage latency
 	longCopy := copyOp
-	longCopy.latency *= 2
+	longCopy.latency *= 4
 	type proxyCase struct {
 		name    string
 		op      slowOp
@@ -812,12 +812,12 @@ func TestInteropProxies(t *testing.T) {
 		// every 100ms, about twenty — too many for Apache.
 		proxyCase{"prefer/COPY", copyOp, every100ms, time.Second, []string{"-H", "Prefer: processing"}, overApacheLimit, ""},
 		// The "10-minute COPY behind a 30s timeout" scaled down: the COPY
-		// lasts about 20 proxy timeouts (4s against 200ms), with 102s
-		// every 40ms and no cap, as the README advises behind HAProxy.
+		// lasts about 20 proxy timeouts (8s against 400ms), with 102s
+		// every 50ms and no cap, as the README advises behind HAProxy.
 		// Apache's ProxyTimeout counts whole seconds, and its limit of 9
 		// 102s rules out long operations anyway: HAProxy only.
-		proxyCase{"twenty-timeouts/COPY", longCopy, []string{"--processing-after", "40ms", "--processing-interval", "40ms",
-			"--processing-max", "0"}, 200 * time.Millisecond, nil, completes, "haproxy"},
+		proxyCase{"twenty-timeouts/COPY", longCopy, []string{"--processing-after", "50ms", "--processing-interval", "50ms",
+			"--processing-max", "0"}, 400 * time.Millisecond, nil, completes, "haproxy"},
 	)
 	var cases []concurrentCase
 	for _, p := range reverseProxies {
