@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,15 +14,7 @@ import (
 	"davd/processing"
 )
 
-// admin serves what an operator needs on a listener of its own, apart
-// from the WebDAV tree (so that it can be bound to localhost or a private
-// network, and is never confused with a resource path):
-//
-//	GET /operations  the slow operations running, as JSON
-//	GET /metrics     Prometheus text metrics
-//	GET /healthz     200 while serving, 503 once shutting down
-//
-// It keeps serving while the server drains, so that the operations still
+// admin is the listener of processing.Registry.AdminHandler. It keeps serving while the server drains, so that the operations still
 // running can be watched, and stops last.
 type admin struct {
 	ln       net.Listener
@@ -51,36 +42,8 @@ func (a *admin) serve(ops *processing.Registry, logger *slog.Logger) {
 	if a == nil {
 		return
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /operations", func(w http.ResponseWriter, r *http.Request) {
-		list := ops.Operations()
-		if list == nil {
-			list = []processing.OperationInfo{} // [] rather than null
-		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(struct {
-			InFlight   int                        `json:"in_flight"`
-			Operations []processing.OperationInfo `json:"operations"`
-		}{ops.InFlight(), list})
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		ops.WriteMetrics(w)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if a.draining.Load() {
-			// A load balancer stops sending new requests here.
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "shutting down")
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
 	a.srv = &http.Server{
-		Handler:           mux,
+		Handler:           ops.AdminHandler(a.draining.Load),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"davd/dav"
+	"davd/processing"
 )
 
 // exposeFlags are the settings for serving beyond loopback: TLS, proxies,
@@ -142,7 +143,7 @@ func (ec exposeConfig) wrap(h http.Handler) (http.Handler, error) {
 		return nil, fmt.Errorf("--cors-origin: %w", err)
 	}
 	if ec.readTimeout > 0 || ec.writeTimeout > 0 {
-		h = &deadlines{read: ec.readTimeout, write: ec.writeTimeout, next: h}
+		h = processing.WithDeadlines(h, ec.readTimeout, ec.writeTimeout)
 	}
 	return h, nil
 }

@@ -1,4 +1,4 @@
-package main
+package processing
 
 import (
 	"io"
@@ -17,6 +17,13 @@ import (
 // write deadline is moved on; a client must accept this much within the
 // write timeout.
 const sendChunk = 1 << 20
+
+// WithDeadlines returns next with per-read and per-write deadlines applied
+// to every request: a read of the body may wait at most read, a write (or
+// a 102) at most write; zero leaves that side unbounded.
+func WithDeadlines(next http.Handler, read, write time.Duration) http.Handler {
+	return &deadlines{read: read, write: write, next: next}
+}
 
 // deadlines applies per-read and per-write deadlines to every request.
 type deadlines struct {

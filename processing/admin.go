@@ -1,0 +1,49 @@
+package processing
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// AdminHandler serves what an operator needs, from the operations and
+// metrics of r:
+//
+//	GET /operations  the slow operations running, as JSON
+//	GET /metrics     Prometheus text metrics
+//	GET /healthz     200 while serving, 503 once draining reports true
+//
+// It belongs on a listener of its own, apart from the WebDAV tree, so
+// that it can be bound to localhost or a private network and is never
+// confused with a resource path.
+func (r *Registry) AdminHandler(draining func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /operations", func(w http.ResponseWriter, _ *http.Request) {
+		list := r.Operations()
+		if list == nil {
+			list = []OperationInfo{} // [] rather than null
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(struct {
+			InFlight   int             `json:"in_flight"`
+			Operations []OperationInfo `json:"operations"`
+		}{r.InFlight(), list})
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		r.WriteMetrics(w)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if draining() {
+			// A load balancer stops sending new requests here.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "shutting down")
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
