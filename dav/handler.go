@@ -71,6 +71,7 @@ type Handler struct {
 	lifetime     context.Context
 	limits       Limits
 	proxies      []netip.Prefix
+	propfinds    propfindCache
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks

@@ -42,11 +42,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, name str
 	if err != nil {
 		return err
 	}
-	_, root, err := readXMLBody(r)
-	if err != nil {
-		return err
-	}
-	req, err := parsePropfind(root)
+	req, err := h.propfinds.parse(r)
 	if err != nil {
 		return err
 	}

@@ -80,22 +80,28 @@ func badXML(format string, args ...any) error {
 // readXMLBody reads the whole body (already bounded by the handler) and
 // parses it. An empty body gives a nil root and no error.
 func readXMLBody(r *http.Request) ([]byte, *xmlElement, error) {
+	body, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return body, nil, err
+	}
+	root, err := parseXML(body)
+	return body, root, err
+}
+
+// readBody reads the whole request body (already bounded by the handler).
+func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, nil, errorf(http.StatusRequestEntityTooLarge, "XML body larger than %d bytes", tooLarge.Limit)
+			return nil, errorf(http.StatusRequestEntityTooLarge, "XML body larger than %d bytes", tooLarge.Limit)
 		}
-		return nil, nil, errorf(http.StatusBadRequest, "reading body: %v", err)
+		return nil, errorf(http.StatusBadRequest, "reading body: %v", err)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return body, nil, nil
-	}
-	root, err := parseXML(body)
-	return body, root, err
+	return body, nil
 }
 
 // parseXML builds the element tree of body.
