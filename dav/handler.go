@@ -150,6 +150,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if info := op.End(); info.Long {
 			h.logOperation(r.Context(), info)
 		}
+		if !h.log.Enabled(r.Context(), slog.LevelInfo) {
+			return // the attributes cost ~3% of a small GET's CPU
+		}
 		attrs := []slog.Attr{slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", statusOrOK(pw.Status())),
