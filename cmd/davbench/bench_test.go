@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +297,48 @@ func TestGenerateCheckRemove(t *testing.T) {
 	}
 	if err := removeTree(ctx, top); err != nil {
 		t.Errorf("removing a missing tree: %v", err)
+	}
+}
+
+// TestFloorHandler checks that the floor server answers like a WebDAV
+// server would, so that its rate is a fair ceiling: the file's bytes and
+// validators on GET, a well-formed 207 with the file's facts on PROPFIND.
+func TestFloorHandler(t *testing.T) {
+	dir := t.TempDir()
+	content := bytes.Repeat([]byte("x"), smallSize)
+	if err := os.WriteFile(filepath.Join(dir, smallFile), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := newFloorHandler(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + smallFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, content) || resp.Header.Get("Etag") == "" || resp.Header.Get("Last-Modified") == "" {
+		t.Errorf("GET: %d, %d bytes, header %v", resp.StatusCode, len(got), resp.Header)
+	}
+
+	req, _ := http.NewRequest("PROPFIND", srv.URL+smallFile, strings.NewReader(threePropsBody))
+	req.Header.Set("Depth", "0")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var ms struct {
+		Href   string `xml:"response>href"`
+		Length int    `xml:"response>propstat>prop>getcontentlength"`
+	}
+	if err := xml.Unmarshal(got, &ms); err != nil || resp.StatusCode != 207 || ms.Href != smallFile || ms.Length != smallSize {
+		t.Errorf("PROPFIND: %d, %+v, %v: %s", resp.StatusCode, ms, err, got)
 	}
 }

@@ -39,9 +39,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == xnetServeCmd {
-		if err := xnetServe(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "davbench "+xnetServeCmd+":", err)
+	if len(os.Args) > 1 && (os.Args[1] == xnetServeCmd || os.Args[1] == floorServeCmd) {
+		if err := serveReference(os.Args[1], os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "davbench "+os.Args[1]+":", err)
 			os.Exit(1)
 		}
 		return
@@ -181,6 +181,8 @@ func (b *bench) davd(label, processing string, extra ...string) serverSpec {
 }
 
 func (b *bench) xnet() serverSpec { return xnetSpec(b.self, b.root) }
+
+func (b *bench) floor() serverSpec { return floorSpec(b.self, b.root) }
 
 // The fixed files of the request-rate and throughput rows.
 const (
@@ -536,13 +538,14 @@ func (b *bench) moveRow(ctx context.Context, t treeSpec) row {
 	return r
 }
 
-// loadPair runs the load spec built by mk against two fresh servers
-// alternately (first, second, first, ...) and returns their median rates,
-// peak RSS and a note; failed requests make the row an error.
-func (b *bench) loadPair(ctx context.Context, r *row, first, second serverSpec, mk func(s *server) loadSpec) (med [2]float64, rss []int64) {
+// loadRates runs the load spec built by mk against fresh servers, one
+// per spec, alternately (first, second, ..., first, ...) and returns their
+// median rates and peak RSS in the order of specs; failed requests make
+// the row an error.
+func (b *bench) loadRates(ctx context.Context, r *row, specs []serverSpec, mk func(s *server) loadSpec) (med []float64, rss []int64) {
 	b.progress("%s (%s)", r.op, r.on)
 	var res [][]loadResult
-	rss, err := b.withServers(ctx, []serverSpec{first, second}, func(srvs []*server) error {
+	rss, err := b.withServers(ctx, specs, func(srvs []*server) error {
 		var cs []contender[loadResult]
 		for _, s := range srvs {
 			spec := mk(s)
@@ -557,33 +560,47 @@ func (b *bench) loadPair(ctx context.Context, r *row, first, second serverSpec, 
 		return err
 	})
 	r.err = err
+	med = make([]float64, len(specs))
 	if err != nil {
 		return med, rss
 	}
 	var errs []error
-	var dials [2]int64
-	for i := range 2 {
+	dials := make([]string, len(specs))
+	for i := range specs {
 		var rates []float64
+		var most int64
 		for _, l := range res[i] {
 			rates = append(rates, l.rps())
-			dials[i] = max(dials[i], l.dials)
+			most = max(most, l.dials)
 			if l.errors > 0 {
-				errs = append(errs, fmt.Errorf("%s: %d failed requests, first: %w", []string{first.label, second.label}[i], l.errors, l.firstErr))
+				errs = append(errs, fmt.Errorf("%s: %d failed requests, first: %w", specs[i].label, l.errors, l.firstErr))
 			}
 		}
 		med[i] = median(rates)
+		dials[i] = strconv.FormatInt(most, 10)
 	}
 	r.err = errors.Join(errs...)
-	r.notes = append(r.notes, fmt.Sprintf("%d conns × %s keep-alive; %d/%d connections opened", b.cfg.conns, b.cfg.duration, dials[0], dials[1]))
+	r.notes = append(r.notes, fmt.Sprintf("%d conns × %s keep-alive; %s connections opened", b.cfg.conns, b.cfg.duration, strings.Join(dials, "/")))
 	return med, rss
+}
+
+// floorNote records in r the rate of the net/http floor server (a bare
+// handler answering from memory) against x/net's: no server built on
+// net/http can beat x/net by more than that on this machine.
+func floorNote(r *row, floor, xnet float64) {
+	if xnet > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("net/http floor (bare handler, answer from memory) %s req/s = %.2f× x/net: the ceiling for any server on net/http here",
+			thousands(int64(floor)), floor/xnet))
+	}
 }
 
 // get4kRow compares GET of a 4 KiB file, in requests per second.
 func (b *bench) get4kRow(ctx context.Context) row {
 	r := row{op: "GET 4 KiB", on: "requests/s", refName: "x/net", xnetIsRef: true, target: target{ratioAtLeast, 2}}
-	med, rss := b.loadPair(ctx, &r, b.davd("davd", "off"), b.xnet(), b.getLoad)
+	med, rss := b.loadRates(ctx, &r, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, b.getLoad)
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS, r.xnetRSS = at(rss, 0), at(rss, 1)
+	floorNote(&r, med[2], med[1])
 	return r
 }
 
@@ -606,7 +623,7 @@ func (b *bench) getLoad(s *server) loadSpec {
 // file, in requests per second.
 func (b *bench) propfind0Row(ctx context.Context) row {
 	r := row{op: "PROPFIND Depth 0, 3 props", on: "requests/s", refName: "x/net", xnetIsRef: true, target: target{ratioAtLeast, 3}}
-	med, rss := b.loadPair(ctx, &r, b.davd("davd", "off"), b.xnet(), func(s *server) loadSpec {
+	med, rss := b.loadRates(ctx, &r, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, func(s *server) loadSpec {
 		u := s.url(smallFile)
 		return loadSpec{conns: b.cfg.conns, duration: b.cfg.duration, warmup: b.cfg.warmup,
 			newReq: func(ctx context.Context) (*http.Request, error) {
@@ -626,6 +643,7 @@ func (b *bench) propfind0Row(ctx context.Context) row {
 	})
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS, r.xnetRSS = at(rss, 0), at(rss, 1)
+	floorNote(&r, med[2], med[1])
 	return r
 }
 
@@ -633,9 +651,9 @@ func (b *bench) propfind0Row(ctx context.Context) row {
 // every request (but never firing) against davd with it off.
 func (b *bench) emitterRow(ctx context.Context) row {
 	r := row{op: "GET 4 KiB, 102 emitter on", on: "requests/s", refName: "emitter off", target: target{overheadAtMost, 0.02}}
-	med, rss := b.loadPair(ctx, &r,
+	med, rss := b.loadRates(ctx, &r, []serverSpec{
 		b.davd("davd always", "always", "--processing-after", "1h"),
-		b.davd("davd off", "off"), b.getLoad)
+		b.davd("davd off", "off")}, b.getLoad)
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS = at(rss, 0)
 	if ratio, ok := r.ratio(); ok {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,27 +247,44 @@ func buildDavd(ctx context.Context, goCmd, moduleRoot, out string) error {
 	return nil
 }
 
-// xnetServeCmd is the hidden subcommand that serves the x/net reference.
-const xnetServeCmd = "xnet-serve"
+// The hidden subcommands that serve the references, each as a process of
+// its own so that its RSS can be measured like davd's.
+const (
+	// xnetServeCmd serves a plain x/net/webdav Handler.
+	xnetServeCmd = "xnet-serve"
+	// floorServeCmd serves the net/http floor: a bare handler answering
+	// the request-rate rows from memory.
+	floorServeCmd = "floor-serve"
+)
 
-// xnetServe serves dir at addr with a plain x/net/webdav Handler until
-// SIGTERM or SIGINT: the reference server, as a process of its own so that
-// its RSS can be measured like davd's.
-func xnetServe(args []string) error {
+// floorSpec runs the net/http floor server on root.
+func floorSpec(self, root string) serverSpec {
+	return serverSpec{label: "net/http floor", argv: func(addr string) []string {
+		return []string{self, floorServeCmd, root, addr}
+	}}
+}
+
+// serveReference serves dir at addr with the reference named by cmd until
+// SIGTERM or SIGINT.
+func serveReference(cmd string, args []string) error {
 	if len(args) != 2 {
-		return fmt.Errorf("usage: davbench %s DIR ADDR", xnetServeCmd)
+		return fmt.Errorf("usage: davbench %s DIR ADDR", cmd)
 	}
 	dir, addr := args[0], args[1]
+	var h http.Handler = &webdav.Handler{FileSystem: webdav.Dir(dir), LockSystem: webdav.NewMemLS()}
+	if cmd == floorServeCmd {
+		var err error
+		if h, err = newFloorHandler(dir); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           &webdav.Handler{FileSystem: webdav.Dir(dir), LockSystem: webdav.NewMemLS()},
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -282,4 +301,54 @@ func xnetServe(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// floorHandler answers the requests of the request-rate rows with what a
+// WebDAV server would send, prepared once: GET gets smallFile's bytes with
+// their validators, PROPFIND its 3-property 207. It opens no file, parses
+// no XML and checks nothing, so its rate is what net/http alone allows.
+type floorHandler struct {
+	content, multistatus []byte
+	etag, lastModified   string
+}
+
+func newFloorHandler(dir string) (*floorHandler, error) {
+	name := filepath.Join(dir, filepath.FromSlash(smallFile))
+	content, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	lm := fi.ModTime().UTC().Format(http.TimeFormat)
+	ms := `<?xml version="1.0" encoding="utf-8"?>` + "\n" +
+		`<D:multistatus xmlns:D="DAV:"><D:response><D:href>` + smallFile + `</D:href><D:propstat><D:prop>` +
+		`<D:getcontentlength>` + strconv.FormatInt(fi.Size(), 10) + `</D:getcontentlength>` +
+		`<D:getlastmodified>` + lm + `</D:getlastmodified><D:resourcetype></D:resourcetype>` +
+		`</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>`
+	return &floorHandler{content: content, multistatus: []byte(ms),
+		etag: fmt.Sprintf(`"%x%x"`, fi.ModTime().UnixNano(), fi.Size()), lastModified: lm}, nil
+}
+
+func (f *floorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	switch r.Method {
+	case http.MethodGet:
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Etag", f.etag)
+		h.Set("Last-Modified", f.lastModified)
+		h.Set("Accept-Ranges", "bytes")
+		h.Set("Content-Length", strconv.Itoa(len(f.content)))
+		w.Write(f.content)
+	case "PROPFIND":
+		io.Copy(io.Discard, r.Body)
+		h.Set("Content-Type", "application/xml; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(f.multistatus)))
+		w.WriteHeader(http.StatusMultiStatus)
+		w.Write(f.multistatus)
+	default: // OPTIONS, for startServer's readiness poll
+		h.Set("DAV", "1")
+	}
 }
