@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -340,5 +341,29 @@ func TestFloorHandler(t *testing.T) {
 	}
 	if err := xml.Unmarshal(got, &ms); err != nil || resp.StatusCode != 207 || ms.Href != smallFile || ms.Length != smallSize {
 		t.Errorf("PROPFIND: %d, %+v, %v: %s", resp.StatusCode, ms, err, got)
+	}
+}
+
+// TestAlternateRotates checks that each round starts one contender further
+// along and that results still come back in the order of the contenders.
+func TestAlternateRotates(t *testing.T) {
+	var order []string
+	mk := func(label string) contender[string] {
+		return contender[string]{label: label, run: func(context.Context) (string, error) {
+			order = append(order, label)
+			return label, nil
+		}}
+	}
+	res, err := alternate(context.Background(), 4, []contender[string]{mk("a"), mk("b"), mk("c")}, func(s string) string { return s }, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(order, ""), "abcbcacababc"; got != want {
+		t.Errorf("run order %s, want %s", got, want)
+	}
+	for i, label := range []string{"a", "b", "c"} {
+		if len(res[i]) != 4 || res[i][0] != label || res[i][3] != label {
+			t.Errorf("results of %s: %v", label, res[i])
+		}
 	}
 }
