@@ -1096,7 +1096,7 @@ func header(ctx context.Context, cfg config, moduleRoot, davdBin, work string) [
 		"go: " + cmdOut(moduleRoot, cfg.goCmd, "version"),
 		fmt.Sprintf("davd: commit %s (%s; `davd version`: %s)", commit, build, cmdOut("", davdBin, "version")),
 		fmt.Sprintf("trees in %s on %s", work, mountOf(work)),
-		fmt.Sprintf("each row: median of %d runs alternating davd, reference, x/net; load: %d connections × %s after %s warm-up", cfg.runs, cfg.conns, cfg.duration, cfg.warmup),
+		fmt.Sprintf("each row: median of %d runs alternating davd, reference, x/net (each round starts with the next side); load: %d connections × %s after %s warm-up", cfg.runs, cfg.conns, cfg.duration, cfg.warmup),
 	}
 }
 
