@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,7 +40,16 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, name string) 
 // etag is the entity tag of a file: modification time and size, as
 // x/net/webdav computes it for PROPFIND, so that both agree.
 func etag(fi os.FileInfo) string {
-	return fmt.Sprintf(`"%x%x"`, fi.ModTime().UnixNano(), fi.Size())
+	return string(appendETag(make([]byte, 0, 40), fi, `"`))
+}
+
+// appendETag appends fi's entity tag between quote (`"`, or its escape
+// inside XML), without fmt: PROPFIND writes one per resource.
+func appendETag(b []byte, fi os.FileInfo, quote string) []byte {
+	b = append(b, quote...)
+	b = strconv.AppendInt(b, fi.ModTime().UnixNano(), 16)
+	b = strconv.AppendInt(b, fi.Size(), 16)
+	return append(b, quote...)
 }
 
 // contentType comes from the name alone: sniffing would mean reading

@@ -3,7 +3,6 @@ package dav
 import (
 	"context"
 	"os"
-	"path"
 	"runtime"
 	"sync"
 	"syscall"
@@ -135,8 +134,11 @@ func (l *lister) push(dir string, infos []os.FileInfo) {
 	l.mu.Lock()
 	for _, fi := range infos {
 		// What the user may not read is left out, with what is below it.
-		if fi.IsDir() && l.h.readable(path.Join(dir, fi.Name())) && l.firstVisit(fi) {
-			l.pending = append(l.pending, path.Join(dir, fi.Name()))
+		if !fi.IsDir() {
+			continue
+		}
+		if child := childPath(dir, fi.Name()); l.h.readable(child) && l.firstVisit(fi) {
+			l.pending = append(l.pending, child)
 			n++
 		}
 	}
@@ -152,4 +154,14 @@ func (l *lister) drain() {
 	for b := range l.batches {
 		bodies.Put(b)
 	}
+}
+
+// childPath is path.Join(dir, name) for a clean dir and a name read from
+// it, which has no slash and is never . or ..: without path.Clean, which
+// took 3.5% of a Depth: infinity PROPFIND.
+func childPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
 }

@@ -101,7 +101,14 @@ func (h *Handler) hrefFor(name string, isDir bool) string {
 // appendEscaped appends s as XML character data. Characters XML 1.0
 // cannot carry at all become U+FFFD rather than breaking the document.
 func appendEscaped(b []byte, s string) []byte {
-	for i := 0; i < len(s); {
+	// Most names and values need no escaping: copy the plain prefix at
+	// once (the byte-wise loop was 6% of a Depth: infinity PROPFIND).
+	i := 0
+	for i < len(s) && plainXML[s[i]] {
+		i++
+	}
+	b = append(b, s[:i]...)
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -136,3 +143,12 @@ func appendEscaped(b []byte, s string) []byte {
 
 // escapeAttr escapes s for an attribute value.
 func escapeAttr(s string) string { return string(appendEscaped(nil, s)) }
+
+// plainXML marks the bytes appendEscaped copies unchanged: printable ASCII
+// other than & < > ".
+var plainXML = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '&' && c != '<' && c != '>' && c != '"'
+	}
+	return t
+}()

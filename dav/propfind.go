@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"path"
 	"sync"
 	"sync/atomic"
 
@@ -142,7 +141,7 @@ func (p *propfindWalk) format(ctx context.Context, b []byte, dir string, infos [
 	var first error
 	for _, c := range infos {
 		var err error
-		if b, err = p.formatOne(ctx, b, path.Join(dir, c.Name()), c); err != nil && first == nil {
+		if b, err = p.formatOne(ctx, b, childPath(dir, c.Name()), c); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -77,15 +77,15 @@ func propContentType(_ *Handler, res *resource, b []byte) ([]byte, bool) {
 }
 
 func propETag(_ *Handler, res *resource, b []byte) ([]byte, bool) {
-	return appendEscaped(b, etag(res.fi)), true
+	return appendETag(b, res.fi, "&quot;"), true
 }
 
 func propLastModified(_ *Handler, res *resource, b []byte) ([]byte, bool) {
-	return res.fi.ModTime().UTC().AppendFormat(b, http.TimeFormat), true
+	return appendHTTPTime(b, res.fi.ModTime()), true
 }
 
 func propCreationDate(_ *Handler, res *resource, b []byte) ([]byte, bool) {
-	return creationTime(res.fi).UTC().AppendFormat(b, "2006-01-02T15:04:05Z"), true
+	return appendISOTime(b, creationTime(res.fi)), true
 }
 
 // creationTime is the inode change time where the platform has one, as
@@ -294,9 +294,13 @@ func (h *Handler) appendLive(b []byte, res *resource, local string) []byte {
 	b = append(b, "<D:"...)
 	b = append(b, local...)
 	b = append(b, '>')
+	valueStart := len(b)
 	b, ok := liveProps[local].value(h, res, b)
 	if !ok {
 		return b[:start]
+	}
+	if len(b) == valueStart { // empty: <D:x/>, shorter by the name and 3 bytes
+		return append(b[:valueStart-1], "/>"...)
 	}
 	b = append(b, "</D:"...)
 	b = append(b, local...)
@@ -306,6 +310,9 @@ func (h *Handler) appendLive(b []byte, res *resource, local string) []byte {
 func appendLiveValue(b []byte, local string, v []byte) []byte {
 	b = append(b, "<D:"...)
 	b = append(b, local...)
+	if len(v) == 0 {
+		return append(b, "/>"...)
+	}
 	b = append(b, '>')
 	b = append(b, v...)
 	b = append(b, "</D:"...)

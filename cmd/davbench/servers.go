@@ -326,7 +326,7 @@ func newFloorHandler(dir string) (*floorHandler, error) {
 	ms := `<?xml version="1.0" encoding="utf-8"?>` + "\n" +
 		`<D:multistatus xmlns:D="DAV:"><D:response><D:href>` + smallFile + `</D:href><D:propstat><D:prop>` +
 		`<D:getcontentlength>` + strconv.FormatInt(fi.Size(), 10) + `</D:getcontentlength>` +
-		`<D:getlastmodified>` + lm + `</D:getlastmodified><D:resourcetype></D:resourcetype>` +
+		`<D:getlastmodified>` + lm + `</D:getlastmodified><D:resourcetype/>` +
 		`</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>`
 	return &floorHandler{content: content, multistatus: []byte(ms),
 		etag: fmt.Sprintf(`"%x%x"`, fi.ModTime().UnixNano(), fi.Size()), lastModified: lm}, nil
