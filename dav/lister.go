@@ -133,10 +133,10 @@ func (l *lister) push(dir string, infos []os.FileInfo) {
 	n := 0
 	l.mu.Lock()
 	for _, fi := range infos {
-		// What the user may not read is left out, with what is below it.
 		if !fi.IsDir() {
 			continue
 		}
+		// What the user may not read is left out, with what is below it.
 		if child := childPath(dir, fi.Name()); l.h.readable(child) && l.firstVisit(fi) {
 			l.pending = append(l.pending, child)
 			n++

@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"bytes"
 	"net/http"
 	"sync"
 )
@@ -36,9 +35,6 @@ func (c *propfindCache) parse(r *http.Request) (propfindRequest, error) {
 	if err != nil {
 		return propfindRequest{}, err
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return parsePropfind(nil)
-	}
 	cacheable := len(body) <= propfindCacheBody
 	if cacheable {
 		c.mu.Lock()
@@ -48,7 +44,7 @@ func (c *propfindCache) parse(r *http.Request) (propfindRequest, error) {
 			return req, nil
 		}
 	}
-	root, err := parseXML(body)
+	root, err := parseXMLBody(body)
 	if err != nil {
 		return propfindRequest{}, err
 	}

@@ -81,11 +81,19 @@ func badXML(format string, args ...any) error {
 // parses it. An empty body gives a nil root and no error.
 func readXMLBody(r *http.Request) ([]byte, *xmlElement, error) {
 	body, err := readBody(r)
-	if err != nil || len(bytes.TrimSpace(body)) == 0 {
-		return body, nil, err
+	if err != nil {
+		return nil, nil, err
 	}
-	root, err := parseXML(body)
+	root, err := parseXMLBody(body)
 	return body, root, err
+}
+
+// parseXMLBody parses a request body; a blank one gives a nil root.
+func parseXMLBody(body []byte) (*xmlElement, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	return parseXML(body)
 }
 
 // readBody reads the whole request body (already bounded by the handler).

@@ -14,8 +14,9 @@ import (
 	"davd/processing"
 )
 
-// admin is the listener of processing.Registry.AdminHandler. It keeps serving while the server drains, so that the operations still
-// running can be watched, and stops last.
+// admin is the listener of processing.Registry.AdminHandler. It keeps
+// serving while the server drains, so that the operations still running
+// can be watched, and stops last.
 type admin struct {
 	ln       net.Listener
 	srv      *http.Server
