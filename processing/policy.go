@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -79,16 +80,65 @@ func DefaultDeny() []string {
 // CompileDeny compiles User-Agent patterns (Go regexp syntax, unanchored
 // unless the pattern anchors itself). The error names the offending pattern
 // so a bad flag value is easy to find.
-func CompileDeny(patterns []string) ([]*regexp.Regexp, error) {
-	res := make([]*regexp.Regexp, 0, len(patterns))
+func CompileDeny(patterns []string) (DenyList, error) {
+	res := make(DenyList, 0, len(patterns))
 	for _, p := range patterns {
 		re, err := regexp.Compile(p)
 		if err != nil {
 			return nil, fmt.Errorf("processing: invalid User-Agent deny pattern %q: %w", p, err)
 		}
-		res = append(res, re)
+		prefix, whole := anchoredPrefix(p)
+		res = append(res, denyPattern{re: re, prefix: prefix, whole: whole})
 	}
 	return res, nil
+}
+
+// DenyList is a compiled User-Agent deny-list, made by CompileDeny.
+type DenyList []denyPattern
+
+type denyPattern struct {
+	re *regexp.Regexp
+	// prefix is a literal that every matching User-Agent starts with, or
+	// "" when the pattern promises none. The default list's eight regexps
+	// cost 1.4 µs a request, over 1% of a 4 KiB GET; the prefixes turn
+	// nearly every client away in a few nanoseconds.
+	prefix string
+	// whole is set when the pattern matches prefix alone.
+	whole bool
+}
+
+// Match reports whether ua matches one of the patterns.
+func (d DenyList) Match(ua string) bool {
+	for _, p := range d {
+		if p.whole {
+			if ua == p.prefix {
+				return true
+			}
+		} else if strings.HasPrefix(ua, p.prefix) && p.re.MatchString(ua) {
+			return true
+		}
+	}
+	return false
+}
+
+// anchoredPrefix returns the case-sensitive literal that a pattern
+// anchored at the start of the text ("^rclone/v1\\.") requires there, or
+// "" when it is not anchored or begins otherwise; whole is true when the
+// pattern is that literal and nothing else ("^rclone/$", "^$").
+func anchoredPrefix(pattern string) (prefix string, whole bool) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	re = re.Simplify()
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+		return "", false
+	}
+	rest := re.Sub[1:]
+	if lit := rest[0]; lit.Op == syntax.OpLiteral && lit.Flags&syntax.FoldCase == 0 {
+		prefix, rest = string(lit.Rune), rest[1:]
+	}
+	return prefix, len(rest) == 1 && rest[0].Op == syntax.OpEndText
 }
 
 // Config is the 102 policy and timing for a server. It is read-only once
@@ -108,7 +158,7 @@ type Config struct {
 	// after a fixed number of interim responses. 0 (or less) = unlimited.
 	Max int
 	// Deny lists User-Agent patterns refused in ModeAuto (see DefaultDeny).
-	Deny []*regexp.Regexp
+	Deny DenyList
 	// WriteTimeout is the http.Server's WriteTimeout. A 1xx does not extend
 	// the server's write deadline, so when WriteTimeout > 0 the deadline is
 	// moved to now+WriteTimeout before each 102; without this a long
@@ -129,20 +179,10 @@ func (c Config) enabled(r *http.Request) (on, preferProcessing bool) {
 	if prefersProcessing(r.Header) {
 		return true, true
 	}
-	if c.Mode == ModeAuto && c.denied(r.UserAgent()) {
+	if c.Mode == ModeAuto && c.Deny.Match(r.UserAgent()) {
 		return false, false
 	}
 	return true, false
-}
-
-// denied reports whether ua matches one of the deny patterns.
-func (c Config) denied(ua string) bool {
-	for _, re := range c.Deny {
-		if re.MatchString(ua) {
-			return true
-		}
-	}
-	return false
 }
 
 // prefersProcessing reports whether h carries the "processing" preference

@@ -3,6 +3,7 @@ package processing
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +80,8 @@ func TestDefaultDeny(t *testing.T) {
 		{"", true},                           // Python's bare http.client sends none
 		{" ", false},
 	} {
-		if got := cfg.denied(tt.ua); got != tt.denied {
-			t.Errorf("denied(%q) = %v, want %v", tt.ua, got, tt.denied)
+		if got := cfg.Deny.Match(tt.ua); got != tt.denied {
+			t.Errorf("Match(%q) = %v, want %v", tt.ua, got, tt.denied)
 		}
 	}
 	a, b := DefaultDeny(), DefaultDeny()
@@ -93,7 +94,7 @@ func TestDefaultDeny(t *testing.T) {
 func TestCompileDeny(t *testing.T) {
 	t.Parallel()
 	res, err := CompileDeny([]string{`^a/`, `b`})
-	if err != nil || len(res) != 2 || !res[0].MatchString("a/1") {
+	if err != nil || len(res) != 2 || !res.Match("a/1") || !res.Match("xbx") || res.Match("x/a/") {
 		t.Fatalf("CompileDeny = %v, %v", res, err)
 	}
 	if res, err := CompileDeny(nil); err != nil || len(res) != 0 {
@@ -102,6 +103,49 @@ func TestCompileDeny(t *testing.T) {
 	_, err = CompileDeny([]string{`^ok/`, `^bad(/`})
 	if err == nil || !strings.Contains(err.Error(), `"^bad(/"`) {
 		t.Errorf("CompileDeny with a bad pattern: error %v does not name it", err)
+	}
+}
+
+// TestDenyPrefix checks that the literal prefix which lets Match skip a
+// regexp is taken only where the pattern really demands it, and that
+// Match agrees with the plain regexp either way.
+func TestDenyPrefix(t *testing.T) {
+	t.Parallel()
+	uas := []string{"", "a", "ab", "abc", "Ab", "xab", "b", "java/1", "Java/1", "rclone/", "rclone/v1.60.1", "a\nb", "ab\n", "rclone/\n", "é/1"}
+	for _, tt := range []struct {
+		pattern, prefix string
+		whole           bool
+	}{
+		{`^python-requests/`, "python-requests/", false},
+		{`^rclone/v1\.([0-9]|[1-6][0-9])\.`, "rclone/v1.", false},
+		{`^rclone/$`, "rclone/", true},
+		{`^$`, "", true},
+		{`^ab$b`, "ab", false},
+		{`ab`, "", false},         // not anchored
+		{`^a|b`, "", false},       // an alternative need not start with a
+		{`(?i)^java/`, "", false}, // case-folded
+		{`^(?i:j)ava/`, "", false},
+		{`^ab*`, "a", false},
+		{`^a?b`, "", false},
+		{`^a?$`, "", false},
+		{`(?m)^ab`, "", false}, // ^ after any newline too
+		{`(?m)^ab$`, "", false},
+		{`^ab(?m:$)`, "ab", false},
+		{`^é/`, "é/", false},
+	} {
+		if prefix, whole := anchoredPrefix(tt.pattern); prefix != tt.prefix || whole != tt.whole {
+			t.Errorf("anchoredPrefix(%q) = %q, %v, want %q, %v", tt.pattern, prefix, whole, tt.prefix, tt.whole)
+		}
+		deny, err := CompileDeny([]string{tt.pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(tt.pattern)
+		for _, ua := range uas {
+			if got, want := deny.Match(ua), re.MatchString(ua); got != want {
+				t.Errorf("pattern %q: Match(%q) = %v, regexp says %v", tt.pattern, ua, got, want)
+			}
+		}
 	}
 }
 
