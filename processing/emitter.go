@@ -3,6 +3,7 @@ package processing
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -101,11 +102,11 @@ func Start(w http.ResponseWriter, r *http.Request, cfg Config) (*Writer, *http.R
 	pw.cfg, pw.prefer = cfg, prefer
 	// Move headers set before Start (by middleware) into the separate map
 	// too, so that they go out with the final response only.
+	// Sized for a typical response's headers, so that filling it does
+	// not grow it.
 	h := w.Header()
-	pw.hdr = h.Clone()
-	if pw.hdr == nil {
-		pw.hdr = make(http.Header)
-	}
+	pw.hdr = make(http.Header, max(len(h), 8))
+	maps.Copy(pw.hdr, h)
 	clear(h)
 
 	pw.enabled, pw.ctx = true, ctx
