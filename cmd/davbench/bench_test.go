@@ -367,3 +367,25 @@ func TestAlternateRotates(t *testing.T) {
 		}
 	}
 }
+
+func TestPairedRatio(t *testing.T) {
+	// The machine's speed drifts between rounds; the rounds' ratios are
+	// 0.95, 0.8 and 0.9, while the medians' ratio is 95/100.
+	a := []float64{95, 40, 180}
+	b := []float64{100, 50, 200}
+	got := pairedRatios(a, b)
+	if len(got) != 3 || median(got) != 0.9 {
+		t.Fatalf("pairedRatios = %v", got)
+	}
+	if got := pairedRatios([]float64{1, 2}, []float64{0, 4}); len(got) != 1 || got[0] != 0.5 {
+		t.Errorf("a zero rate must be left out: %v", got)
+	}
+	r := row{davd: rate(median(a)), ref: rate(median(b))}
+	if x, _ := r.ratio(); x != 0.95 {
+		t.Errorf("unpaired ratio = %v", x)
+	}
+	r.paired = value{v: median(got), set: true}
+	if x, _ := r.ratio(); x != 0.9 {
+		t.Errorf("paired ratio = %v, want the paired value", x)
+	}
+}

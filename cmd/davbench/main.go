@@ -542,7 +542,7 @@ func (b *bench) moveRow(ctx context.Context, t treeSpec) row {
 // per spec, alternately (first, second, ..., first, ...) and returns their
 // median rates and peak RSS in the order of specs; failed requests make
 // the row an error.
-func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverSpec, mk func(s *server) loadSpec) (med []float64, rss []int64) {
+func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverSpec, mk func(s *server) loadSpec) (med []float64, rss []int64, perRound [][]float64) {
 	b.progress("%s (%s)", r.op, r.on)
 	var res [][]loadResult
 	rss, err := b.withServers(ctx, specs, func(srvs []*server) error {
@@ -561,8 +561,9 @@ func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverS
 	})
 	r.err = err
 	med = make([]float64, len(specs))
+	perRound = make([][]float64, len(specs))
 	if err != nil {
-		return med, rss
+		return med, rss, perRound
 	}
 	var errs []error
 	dials := make([]string, len(specs))
@@ -577,11 +578,12 @@ func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverS
 			}
 		}
 		med[i] = median(rates)
+		perRound[i] = rates
 		dials[i] = strconv.FormatInt(most, 10)
 	}
 	r.err = errors.Join(errs...)
 	r.notes = append(r.notes, fmt.Sprintf("%d conns × %s keep-alive; %s connections opened", b.cfg.conns, b.cfg.duration, strings.Join(dials, "/")))
-	return med, rss
+	return med, rss, perRound
 }
 
 // floorNote records in r the rate of the net/http floor server (a bare
@@ -597,7 +599,7 @@ func floorNote(r *row, floor, xnet float64) {
 // get4kRow compares GET of a 4 KiB file, in requests per second.
 func (b *bench) get4kRow(ctx context.Context) row {
 	r := row{op: "GET 4 KiB", on: "requests/s", refName: "x/net", xnetIsRef: true, target: target{ratioAtLeast, 2}}
-	med, rss := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, b.getLoad)
+	med, rss, _ := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, b.getLoad)
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS, r.xnetRSS = at(rss, 0), at(rss, 1)
 	floorNote(&r, med[2], med[1])
@@ -623,7 +625,7 @@ func (b *bench) getLoad(s *server) loadSpec {
 // file, in requests per second.
 func (b *bench) propfind0Row(ctx context.Context) row {
 	r := row{op: "PROPFIND Depth 0, 3 props", on: "requests/s", refName: "x/net", xnetIsRef: true, target: target{ratioAtLeast, 3}}
-	med, rss := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, func(s *server) loadSpec {
+	med, rss, _ := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, func(s *server) loadSpec {
 		u := s.url(smallFile)
 		return loadSpec{conns: b.cfg.conns, duration: b.cfg.duration, warmup: b.cfg.warmup,
 			newReq: func(ctx context.Context) (*http.Request, error) {
@@ -651,18 +653,33 @@ func (b *bench) propfind0Row(ctx context.Context) row {
 // every request (but never firing) against davd with it off.
 func (b *bench) emitterRow(ctx context.Context) row {
 	r := row{op: "GET 4 KiB, 102 emitter on", on: "requests/s", refName: "emitter off", target: target{overheadAtMost, 0.02}}
-	// Three times the runs: the target is 2%, and consecutive 3 s runs on
-	// this machine differ by up to 10%.
-	runs := 3 * b.cfg.runs
-	med, rss := b.loadRates(ctx, &r, runs, []serverSpec{
+	// Five times the runs, judged by the median of each round's ratio: the
+	// target is 2%, consecutive runs on this machine differ by 5–10%, and
+	// the machine's speed drifts over minutes, which a ratio within one
+	// round cancels and a ratio of two medians does not.
+	runs := 5 * b.cfg.runs
+	med, rss, perRound := b.loadRates(ctx, &r, runs, []serverSpec{
 		b.davd("davd always", "always", "--processing-after", "1h"),
 		b.davd("davd off", "off")}, b.getLoad)
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS = at(rss, 0)
-	if ratio, ok := r.ratio(); ok {
-		r.notes = append(r.notes, fmt.Sprintf("--processing always --processing-after 1h vs off, median of %d runs each; overhead %.1f%%", runs, (1-ratio)*100))
+	if ratios := pairedRatios(perRound[0], perRound[1]); len(ratios) > 0 {
+		r.paired = value{v: median(ratios), set: true}
+		r.notes = append(r.notes, fmt.Sprintf("--processing always --processing-after 1h vs off, %d rounds; overhead %.1f%% (median of the rounds' ratios; the medians' ratio gives %.1f%%)",
+			runs, (1-r.paired.v)*100, (1-med[0]/med[1])*100))
 	}
 	return r
+}
+
+// pairedRatios divides a's rates by b's, round by round.
+func pairedRatios(a, b []float64) []float64 {
+	var out []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			out = append(out, a[i]/b[i])
+		}
+	}
+	return out
 }
 
 // bigPair runs davd and x/net alternately with one big transfer per run
@@ -967,14 +984,22 @@ type row struct {
 	target    target
 	davdRSS   int64
 	xnetRSS   int64
-	notes     []string
-	err       error
-	skipped   string
+	// paired, when set, is the ratio: the median of the ratios of runs
+	// made in the same round, rather than the ratio of the medians.
+	paired  value
+	notes   []string
+	err     error
+	skipped string
 }
 
 // ratio is davd/reference: a time ratio for times (lower is better), a
 // rate ratio for rates (higher is better).
-func (r row) ratio() (float64, bool) { return ratioOf(r.davd, r.ref) }
+func (r row) ratio() (float64, bool) {
+	if r.paired.set {
+		return r.paired.v, true
+	}
+	return ratioOf(r.davd, r.ref)
+}
 
 func ratioOf(a, b value) (float64, bool) {
 	if !a.set || !b.set || b.v == 0 {
