@@ -50,7 +50,7 @@ type KeepAlive struct {
 // non-positive interval it only buffers.
 func NewKeepAlive(w http.ResponseWriter, status int, interval time.Duration, filler []byte) *KeepAlive {
 	k := &KeepAlive{w: w, rc: http.NewResponseController(w), status: status, filler: filler,
-		buf: make([]byte, 0, 4096), last: time.Now(), interval: interval}
+		buf: make([]byte, 0, 512), last: time.Now(), interval: interval}
 	if interval > 0 {
 		k.ticks.Add(1)
 		k.timer = time.AfterFunc(interval/2, k.tick)
