@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -15,9 +16,10 @@ import (
 // PROPFIND or COPY covers; the keep-alive writer underneath flushes at
 // least every processing interval so that the stream never goes silent.
 type multistatus struct {
-	w   *processing.KeepAlive
-	buf []byte // the response being built, reused
-	err error
+	w    *processing.KeepAlive
+	buf  []byte  // the response being built, reused
+	bufp *[]byte // where buf came from in msBuffers
+	err  error
 }
 
 // startMultistatus opens a 207 body; the status is committed when the
@@ -25,7 +27,8 @@ type multistatus struct {
 // longest the stream may stay silent (0: no limit).
 func startMultistatus(w http.ResponseWriter, keepAlive time.Duration) *multistatus {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-	ms := &multistatus{w: processing.NewKeepAlive(w, http.StatusMultiStatus, keepAlive, []byte("\n")), buf: make([]byte, 0, 1024)}
+	bufp := msBuffers.Get().(*[]byte)
+	ms := &multistatus{w: processing.NewKeepAlive(w, http.StatusMultiStatus, keepAlive, []byte("\n")), buf: (*bufp)[:0], bufp: bufp}
 	ms.buf = append(ms.buf, `<?xml version="1.0" encoding="utf-8"?>`+"\n"+`<D:multistatus xmlns:D="DAV:">`...)
 	ms.flushResponse()
 	return ms
@@ -73,11 +76,20 @@ func (ms *multistatus) writeUnit(b []byte) {
 func (ms *multistatus) close() error {
 	ms.buf = append(ms.buf, "</D:multistatus>\n"...)
 	ms.flushResponse()
+	if ms.bufp != nil && cap(ms.buf) <= 64<<10 {
+		*ms.bufp = ms.buf[:0]
+		msBuffers.Put(ms.bufp)
+	}
+	ms.buf, ms.bufp = nil, nil
 	if err := ms.w.Close(); ms.err == nil {
 		ms.err = err
 	}
 	return ms.err
 }
+
+// msBuffers holds the response-building buffers of finished multistatus
+// bodies: a small PROPFIND otherwise allocated one per request.
+var msBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func appendStatus(b []byte, code int) []byte {
 	b = append(b, "<D:status>HTTP/1.1 "...)

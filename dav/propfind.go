@@ -110,8 +110,11 @@ type propfindWalk struct {
 // listBatch entries ahead of the writer, and the directories still to
 // list are held by name only.
 func (p *propfindWalk) run(ctx context.Context, name string, fi os.FileInfo, depth int) error {
-	first, err := p.formatOne(ctx, nil, name, fi)
-	p.ms.writeUnit(first)
+	// Straight into the multistatus buffer: a fresh slice grew three times
+	// for one response.
+	var err error
+	p.ms.buf, err = p.formatOne(ctx, p.ms.buf, name, fi)
+	p.ms.flushResponse()
 	if err != nil || p.ms.err != nil || !fi.IsDir() || depth == depthZero {
 		return errors.Join(err, p.ms.err)
 	}

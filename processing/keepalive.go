@@ -40,6 +40,7 @@ type KeepAlive struct {
 
 	mu        sync.Mutex
 	buf       []byte
+	bufp      *[]byte // where buf came from in keepAliveBuffers
 	committed bool
 	closed    bool
 	last      time.Time
@@ -49,8 +50,9 @@ type KeepAlive struct {
 // NewKeepAlive wraps w for a response of the given status. With a
 // non-positive interval it only buffers.
 func NewKeepAlive(w http.ResponseWriter, status int, interval time.Duration, filler []byte) *KeepAlive {
+	bufp := keepAliveBuffers.Get().(*[]byte)
 	k := &KeepAlive{w: w, rc: http.NewResponseController(w), status: status, filler: filler,
-		buf: make([]byte, 0, 512), last: time.Now(), interval: interval}
+		buf: (*bufp)[:0], bufp: bufp, last: time.Now(), interval: interval}
 	if interval > 0 {
 		k.ticks.Add(1)
 		k.timer = time.AfterFunc(interval/2, k.tick)
@@ -149,9 +151,17 @@ func (k *KeepAlive) Close() error {
 	}
 	if len(k.buf) > 0 {
 		_, k.err = k.w.Write(k.buf)
-		k.buf = nil
 	}
+	if k.bufp != nil && cap(k.buf) <= 2*keepAliveBuffer {
+		*k.bufp = k.buf[:0] // written: net/http has copied it
+		keepAliveBuffers.Put(k.bufp)
+	}
+	k.buf, k.bufp = nil, nil
 	return k.err
 }
+
+// keepAliveBuffers holds the buffers of closed KeepAlives: most bodies are
+// small and end within one, which was then an allocation per request.
+var keepAliveBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 var _ io.WriteCloser = (*KeepAlive)(nil)
