@@ -17,15 +17,11 @@ import (
 // serveGet answers GET and HEAD: a file's content with Range and
 // conditional support, or a collection's listing.
 func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, name string) error {
-	f, err := h.fs.OpenFile(r.Context(), name, os.O_RDONLY, 0)
+	f, fi, err := h.fs.OpenStat(r.Context(), name, os.O_RDONLY, 0)
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return storageError(r.URL.Path, err)
-	}
 	if fi.IsDir() {
 		return h.serveListing(w, r, name, f)
 	}

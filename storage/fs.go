@@ -103,28 +103,35 @@ func hide(err error) error {
 // copy_file_range keep working; directories come back wrapped so that their
 // listings leave out reserved names.
 func (f *FileSystem) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
+	file, _, err := f.OpenStat(ctx, name, flag, perm)
+	return file, err
+}
+
+// OpenStat is OpenFile that also returns the description it takes anyway
+// to tell a collection from a file, so that GET need not fstat twice.
+func (f *FileSystem) OpenStat(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, os.FileInfo, error) {
 	name, err := clean("open", name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if flag&os.O_CREATE != 0 && name != "/" {
 		if err := f.checkParent("open", name); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	file, err := f.fs.OpenFile(name, flag, perm)
 	if err != nil {
-		return nil, hide(err)
+		return nil, nil, hide(err)
 	}
 	fi, err := file.Stat()
 	if err != nil {
 		file.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if fi.IsDir() {
-		return listing{file}, nil
+		return listing{file}, fi, nil
 	}
-	return file, nil
+	return file, fi, nil
 }
 
 // RemoveAll removes a resource and everything below it.

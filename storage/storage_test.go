@@ -116,6 +116,52 @@ func TestRootFsKeepsOSFile(t *testing.T) {
 	}
 }
 
+// TestOpenStat checks that the description OpenStat returns is the
+// opened resource's, for a file and for a collection.
+func TestOpenStat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "f"), "hello")
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := NewRootFs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	fs := NewFileSystem(fsys)
+	for _, tt := range []struct {
+		name  string
+		dir   bool
+		size  int64
+		isOS  bool // the backend's *os.File, for sendfile
+		wrong bool
+	}{
+		{name: "/f", size: 5, isOS: true},
+		{name: "/d", dir: true},
+		{name: "/missing", wrong: true},
+	} {
+		f, fi, err := fs.OpenStat(context.Background(), tt.name, os.O_RDONLY, 0)
+		if tt.wrong {
+			if !errors.Is(err, os.ErrNotExist) || f != nil || fi != nil {
+				t.Errorf("OpenStat(%s) = %v, %v, %v; want ErrNotExist", tt.name, f, fi, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("OpenStat(%s): %v", tt.name, err)
+		}
+		if fi.IsDir() != tt.dir || (!tt.dir && fi.Size() != tt.size) {
+			t.Errorf("OpenStat(%s) described dir=%v size=%d", tt.name, fi.IsDir(), fi.Size())
+		}
+		if _, ok := f.(*os.File); ok != tt.isOS {
+			t.Errorf("OpenStat(%s) returned %T", tt.name, f)
+		}
+		f.Close()
+	}
+}
+
 func TestOpenURL(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
