@@ -17,6 +17,11 @@ import (
 // serveGet answers GET and HEAD: a file's content with Range and
 // conditional support, or a collection's listing.
 func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, name string) error {
+	// OpenStat spares a second fstat. Fewer system calls beyond that did not
+	// pay: opening with openat2 and os.NewFile, and reading small files
+	// whole instead of sendfile, took a 4 KiB GET from 14 calls to 7
+	// without moving its CPU time, which goes to net/http and two TCP
+	// writes.
 	f, fi, err := h.fs.OpenStat(r.Context(), name, os.O_RDONLY, 0)
 	if err != nil {
 		return storageError(r.URL.Path, err)
