@@ -444,7 +444,9 @@ func TestProgressOnInterim(t *testing.T) {
 		res, _ := strconv.Atoi(sub[1])
 		cur, _ := strconv.Atoi(sub[2])
 		n, _ := strconv.Atoi(sub[3])
-		if res < lastRes || n < lastBytes || cur != res || n != res*100 {
+		// The handler adds a resource, then its bytes: a 102 may fall
+		// between the two and see the bytes one file behind.
+		if res < lastRes || n < lastBytes || cur != res || (n != res*100 && n != (res-1)*100) {
 			t.Errorf("102 #%d Progress %q: after %d/%d, or inconsistent", i, v, lastRes, lastBytes)
 		}
 		lastRes, lastBytes = res, n
