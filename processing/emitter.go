@@ -101,9 +101,8 @@ func Start(w http.ResponseWriter, r *http.Request, cfg Config) (*Writer, *http.R
 
 	pw.cfg, pw.prefer = cfg, prefer
 	// Move headers set before Start (by middleware) into the separate map
-	// too, so that they go out with the final response only.
-	// Sized for a typical response's headers, so that filling it does
-	// not grow it.
+	// too, so that they go out with the final response only. The map is
+	// sized for a typical response, so that filling it does not grow it.
 	h := w.Header()
 	pw.hdr = make(http.Header, max(len(h), 8))
 	maps.Copy(pw.hdr, h)

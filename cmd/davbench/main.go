@@ -540,9 +540,9 @@ func (b *bench) moveRow(ctx context.Context, t treeSpec) row {
 
 // loadRates runs the load spec built by mk against fresh servers, one
 // per spec, alternately (first, second, ..., first, ...) and returns their
-// median rates and peak RSS in the order of specs; failed requests make
-// the row an error.
-func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverSpec, mk func(s *server) loadSpec) (med []float64, rss []int64, perRound [][]float64) {
+// rates, round by round, and peak RSS in the order of specs; failed
+// requests make the row an error.
+func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverSpec, mk func(s *server) loadSpec) (perRound [][]float64, rss []int64) {
 	b.progress("%s (%s)", r.op, r.on)
 	var res [][]loadResult
 	rss, err := b.withServers(ctx, specs, func(srvs []*server) error {
@@ -560,10 +560,9 @@ func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverS
 		return err
 	})
 	r.err = err
-	med = make([]float64, len(specs))
 	perRound = make([][]float64, len(specs))
 	if err != nil {
-		return med, rss, perRound
+		return perRound, rss
 	}
 	var errs []error
 	dials := make([]string, len(specs))
@@ -577,13 +576,21 @@ func (b *bench) loadRates(ctx context.Context, r *row, runs int, specs []serverS
 				errs = append(errs, fmt.Errorf("%s: %d failed requests, first: %w", specs[i].label, l.errors, l.firstErr))
 			}
 		}
-		med[i] = median(rates)
 		perRound[i] = rates
 		dials[i] = strconv.FormatInt(most, 10)
 	}
 	r.err = errors.Join(errs...)
 	r.notes = append(r.notes, fmt.Sprintf("%d conns × %s keep-alive; %s connections opened", b.cfg.conns, b.cfg.duration, strings.Join(dials, "/")))
-	return med, rss, perRound
+	return perRound, rss
+}
+
+// medians is the median of each contender's rates.
+func medians(perRound [][]float64) []float64 {
+	med := make([]float64, len(perRound))
+	for i, rates := range perRound {
+		med[i] = median(rates)
+	}
+	return med
 }
 
 // floorNote records in r the rate of the net/http floor server (a bare
@@ -599,7 +606,8 @@ func floorNote(r *row, floor, xnet float64) {
 // get4kRow compares GET of a 4 KiB file, in requests per second.
 func (b *bench) get4kRow(ctx context.Context) row {
 	r := row{op: "GET 4 KiB", on: "requests/s", refName: "x/net", xnetIsRef: true, target: target{ratioAtLeast, 2}}
-	med, rss, _ := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, b.getLoad)
+	perRound, rss := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, b.getLoad)
+	med := medians(perRound)
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS, r.xnetRSS = at(rss, 0), at(rss, 1)
 	floorNote(&r, med[2], med[1])
@@ -625,7 +633,7 @@ func (b *bench) getLoad(s *server) loadSpec {
 // file, in requests per second.
 func (b *bench) propfind0Row(ctx context.Context) row {
 	r := row{op: "PROPFIND Depth 0, 3 props", on: "requests/s", refName: "x/net", xnetIsRef: true, target: target{ratioAtLeast, 3}}
-	med, rss, _ := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, func(s *server) loadSpec {
+	perRound, rss := b.loadRates(ctx, &r, b.cfg.runs, []serverSpec{b.davd("davd", "off"), b.xnet(), b.floor()}, func(s *server) loadSpec {
 		u := s.url(smallFile)
 		return loadSpec{conns: b.cfg.conns, duration: b.cfg.duration, warmup: b.cfg.warmup,
 			newReq: func(ctx context.Context) (*http.Request, error) {
@@ -643,6 +651,7 @@ func (b *bench) propfind0Row(ctx context.Context) row {
 				return nil
 			}}
 	})
+	med := medians(perRound)
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS, r.xnetRSS = at(rss, 0), at(rss, 1)
 	floorNote(&r, med[2], med[1])
@@ -658,9 +667,10 @@ func (b *bench) emitterRow(ctx context.Context) row {
 	// the machine's speed drifts over minutes, which a ratio within one
 	// round cancels and a ratio of two medians does not.
 	runs := 5 * b.cfg.runs
-	med, rss, perRound := b.loadRates(ctx, &r, runs, []serverSpec{
+	perRound, rss := b.loadRates(ctx, &r, runs, []serverSpec{
 		b.davd("davd always", "always", "--processing-after", "1h"),
 		b.davd("davd off", "off")}, b.getLoad)
+	med := medians(perRound)
 	r.davd, r.ref = rate(med[0]), rate(med[1])
 	r.davdRSS = at(rss, 0)
 	if ratios := pairedRatios(perRound[0], perRound[1]); len(ratios) > 0 {
