@@ -73,11 +73,20 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 		return err
 	}
 	ctx := r.Context()
+	isMove := r.Method == "MOVE"
+	claims := change(dst, true)
+	if isMove {
+		claims = append(claims, change(src, true)...)
+	}
+	release, err := h.claim(ctx, claims...)
+	if err != nil {
+		return err
+	}
+	defer release()
 	srcInfo, err := h.fs.Stat(ctx, src)
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
-	isMove := r.Method == "MOVE"
 	depth := depthInfinity
 	if srcInfo.IsDir() {
 		if depth, err = parseDepth(r.Header.Get("Depth"), depthInfinity); err != nil {
@@ -110,8 +119,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if err := h.authorizeWrite(r, src, targets...); err != nil {
 		return err
 	}
-	ctx, release := h.operationContext(r)
-	defer release()
+	ctx, cancel := h.operationContext(r)
+	defer cancel()
 	progress := processing.FromContext(ctx)
 	if isMove {
 		progress.SetTotal(1, 0) // one rename, whatever the tree's size
@@ -217,9 +226,13 @@ func createdOrReplaced(existed bool) int {
 	return http.StatusCreated
 }
 
-// move renames src to dst. An existing destination is first renamed out
-// of the way under a hidden name, so that if moving src fails it can be
-// put back: the destination is never lost to a failed MOVE.
+// move renames src to dst. An existing destination is exchanged with the
+// source in one step where the storage can (storage.Exchange), so that at
+// every instant, a crash included, dst is the old resource or the new one;
+// the old one, now at src's name, is then renamed under a hidden name and
+// removed. Elsewhere it is renamed out of the way under a hidden name
+// first, and put back if moving src fails. Either way the path locks held
+// by the request keep other changes out of both names meanwhile.
 func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Request, src, dst string, exists bool) error {
 	if err := ctx.Err(); err != nil {
 		h.logStopped(ctx, r)
@@ -230,23 +243,32 @@ func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	ctx = context.WithoutCancel(ctx)
 	var parked string
 	if exists {
-		parked = path.Join(path.Dir(dst), storage.TempName())
-		if err := h.fs.RenameReserved(ctx, dst, parked); err != nil {
-			return storageError(dst, err)
-		}
-	}
-	if err := h.fs.Rename(ctx, src, dst); err != nil {
-		if parked != "" {
-			if rerr := h.fs.RenameReserved(ctx, parked, dst); rerr != nil {
-				h.log.Error("MOVE could not restore the destination", "dst", dst, "parked", parked, "err", rerr)
+		err := h.fs.Exchange(ctx, src, dst)
+		switch {
+		case err == nil:
+			parked = path.Join(path.Dir(src), storage.TempName())
+			if err := h.fs.RenameReserved(ctx, src, parked); err != nil {
+				// Still visible at src: better than removing it by name,
+				// which could follow a symbolic link.
+				h.log.Error("MOVE could not hide the old destination", "src", src, "err", err)
+				parked = ""
 			}
+		case errors.Is(err, storage.ErrNoExchange):
+			if parked, err = h.moveParking(ctx, src, dst); err != nil {
+				return storageError(r.URL.Path, err)
+			}
+		default:
+			return storageError(r.URL.Path, err)
 		}
+	} else if err := h.fs.Rename(ctx, src, dst); err != nil {
 		return storageError(r.URL.Path, err)
 	}
 	if parked != "" {
 		if err := h.fs.RemoveReserved(ctx, parked); err != nil {
 			h.log.Warn("MOVE left the old destination behind", "parked", parked, "err", err)
 		}
+	}
+	if exists {
 		if err := h.state.DeleteTree(ctx, dst); err != nil {
 			return err
 		}
@@ -259,6 +281,24 @@ func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	return nil
 }
 
+// moveParking moves src over an existing dst on storage that cannot
+// exchange names: dst is renamed under a hidden name beside it, src to
+// dst, and the hidden name is returned for removal. If moving src fails,
+// dst is put back.
+func (h *Handler) moveParking(ctx context.Context, src, dst string) (string, error) {
+	parked := path.Join(path.Dir(dst), storage.TempName())
+	if err := h.fs.RenameReserved(ctx, dst, parked); err != nil {
+		return "", err
+	}
+	if err := h.fs.Rename(ctx, src, dst); err != nil {
+		if rerr := h.fs.RenameReserved(ctx, parked, dst); rerr != nil {
+			h.log.Error("MOVE could not restore the destination", "dst", dst, "parked", parked, "err", rerr)
+		}
+		return "", err
+	}
+	return parked, nil
+}
+
 // serveDelete removes a resource and everything below it (RFC 4918 §9.6).
 func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name string) error {
 	if name == "/" {
@@ -268,6 +308,11 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 		return errorf(http.StatusBadRequest, "DELETE takes Depth infinity only")
 	}
 	ctx := r.Context()
+	release, err := h.claim(ctx, change(name, true)...)
+	if err != nil {
+		return err
+	}
+	defer release()
 	fi, err := h.fs.Stat(ctx, name)
 	if err != nil {
 		return storageError(r.URL.Path, err)
@@ -278,8 +323,8 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	if err := h.authorizeWrite(r, name, lockTarget{name: name, members: fi.IsDir(), membership: true}); err != nil {
 		return err
 	}
-	ctx, release := h.operationContext(r)
-	defer release()
+	ctx, cancel := h.operationContext(r)
+	defer cancel()
 	if !fi.IsDir() {
 		// A collection's total would take a walk of its own (see COPY).
 		processing.FromContext(ctx).SetTotal(1, fi.Size())

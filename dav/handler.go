@@ -265,6 +265,11 @@ func (h *Handler) serveMkcol(w http.ResponseWriter, r *http.Request, name string
 		return errorf(http.StatusUnsupportedMediaType, "MKCOL with a body is not supported")
 	}
 	ctx := r.Context()
+	release, err := h.claim(ctx, change(name, false)...)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if _, err := h.fs.Stat(ctx, name); err == nil {
 		return errorf(http.StatusMethodNotAllowed, "%s already exists", r.URL.Path)
 	}

@@ -280,6 +280,12 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	if err != nil || depth == depthOne {
 		return errorf(http.StatusBadRequest, "LOCK Depth must be 0 or infinity")
 	}
+	deep := depth == depthInfinity
+	release, err := h.claim(ctx, change(name, deep)...)
+	if err != nil {
+		return err
+	}
+	defer release()
 	_, statErr := h.fs.Stat(ctx, name)
 	exists := statErr == nil
 	if !exists && !errors.Is(statErr, os.ErrNotExist) {
@@ -299,7 +305,7 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	progress := processing.FromContext(ctx)
 	progress.SetTotal(1, 0)
 	lock, err := h.state.CreateLock(ctx, state.Lock{
-		Root: name, Deep: depth == depthInfinity, Shared: li.shared,
+		Root: name, Deep: deep, Shared: li.shared,
 		Owner: li.owner, Timeout: timeout, User: UserFrom(ctx),
 	})
 	var conflict *state.ConflictError
@@ -311,12 +317,17 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	}
 	status := http.StatusOK
 	if !exists {
-		// RFC 4918 §7.3: locking an unmapped URL creates an empty resource.
-		if _, err := h.fs.WriteAtomic(ctx, name, strings.NewReader(""), 0o644, -1); err != nil {
-			h.state.Unlock(ctx, lock.Token)
+		// RFC 4918 §7.3: locking an unmapped URL creates an empty resource
+		// — only if the name is still free: whatever is there now is
+		// locked as it is, never truncated.
+		created, err := h.fs.CreateExclusive(ctx, name, 0o644)
+		if err != nil {
+			h.state.Unlock(context.WithoutCancel(ctx), lock.Token)
 			return storageError(r.URL.Path, err)
 		}
-		status = http.StatusCreated
+		if created {
+			status = http.StatusCreated
+		}
 	}
 	progress.AddResource(h.prefix + name)
 	w.Header().Set("Lock-Token", "<"+lock.Token+">")

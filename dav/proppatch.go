@@ -1,6 +1,8 @@
 package dav
 
 import (
+	"davd/storage/pathlock"
+
 	"encoding/xml"
 	"net/http"
 	"strings"
@@ -54,15 +56,25 @@ func parsePropertyUpdate(body []byte, root *xmlElement) ([]patchOp, error) {
 // are reported with their reason and the others with 424.
 func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, name string) error {
 	ctx := r.Context()
+	if _, err := h.fs.Stat(ctx, name); err != nil {
+		return storageError(r.URL.Path, err)
+	}
+	// The body is read before the path lock is taken: a slow client must
+	// not hold it.
+	body, root, err := readXMLBody(r)
+	if err != nil {
+		return err
+	}
+	release, err := h.claim(ctx, pathlock.Claim{Path: name})
+	if err != nil {
+		return err
+	}
+	defer release()
 	fi, err := h.fs.Stat(ctx, name)
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
 	if err := h.authorizeWrite(r, name, lockTarget{name: name}); err != nil {
-		return err
-	}
-	body, root, err := readXMLBody(r)
-	if err != nil {
 		return err
 	}
 	ops, err := parsePropertyUpdate(body, root)

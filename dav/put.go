@@ -22,14 +22,20 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 		return errorf(http.StatusMethodNotAllowed, "cannot PUT to the root collection")
 	}
 	ctx := r.Context()
-	fi, statErr := h.fs.Stat(ctx, name)
-	if err := h.allow(name, createOrUpdate(statErr == nil)); err != nil {
-		return err
+	// The checks are made twice: now, so that a PUT that will be refused
+	// does not upload first, and once the body has arrived, under the path
+	// locks, where they count (see claims.go).
+	check := func() error {
+		fi, statErr := h.fs.Stat(ctx, name)
+		if err := h.allow(name, createOrUpdate(statErr == nil)); err != nil {
+			return err
+		}
+		if err := checkPreconditions(r, fi, statErr == nil); err != nil {
+			return err
+		}
+		return h.authorizeWrite(r, name, lockTarget{name: name, membership: statErr != nil})
 	}
-	if err := checkPreconditions(r, fi, statErr == nil); err != nil {
-		return err
-	}
-	if err := h.authorizeWrite(r, name, lockTarget{name: name, membership: statErr != nil}); err != nil {
+	if err := check(); err != nil {
 		return err
 	}
 	expect := int64(-1)
@@ -41,7 +47,7 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 		}
 		expect = n
 	}
-	res, err := h.fs.WriteAtomic(ctx, name, r.Body, 0o644, expect)
+	staged, err := h.fs.StageWrite(ctx, name, r.Body, 0o644, expect)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		switch {
@@ -52,6 +58,19 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 		case errors.Is(err, storage.ErrIncompleteBody):
 			return &httpError{http.StatusBadRequest, "upload of " + r.URL.Path + " ended early; previous content kept", err}
 		}
+		return storageError(r.URL.Path, err)
+	}
+	defer staged.Abort()
+	release, err := h.claim(ctx, change(name, false)...)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := check(); err != nil {
+		return err
+	}
+	res, err := staged.Commit(ctx)
+	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
 	if res.Info != nil {

@@ -42,78 +42,163 @@ type WriteResult struct {
 }
 
 // WriteAtomic replaces the content of the file name with everything read
-// from body. The bytes go to a hidden temporary file beside the target,
-// which is synced and renamed over the target only once body has been read
-// to its end. Until then, and whenever anything fails, the old content stays
-// untouched and the temporary file is removed, so readers see either the
-// old resource or the new one, never a part of it.
+// from body: StageWrite, then Commit.
 //
 // expect, when not negative, is the length the client announced: content
 // of another length is refused.
 func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reader, perm os.FileMode, expect int64) (WriteResult, error) {
-	name, err := clean("write", name)
+	s, err := f.StageWrite(ctx, name, body, perm, expect)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	if name == "/" {
-		return WriteResult{}, &os.PathError{Op: "write", Path: name, Err: ErrIsCollection}
-	}
-	var res WriteResult
-	switch fi, err := f.fs.Stat(name); {
-	case err == nil && fi.IsDir():
-		return res, &os.PathError{Op: "write", Path: name, Err: ErrIsCollection}
-	case err == nil:
-		perm = fi.Mode().Perm() // a replaced file keeps its permissions
-	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		res.Created = true
-	default:
-		return res, err
-	}
-	dir := path.Dir(name)
-	if pfi, err := f.fs.Stat(dir); err != nil || !pfi.IsDir() {
-		return res, &os.PathError{Op: "write", Path: name, Err: ErrNoParent}
-	}
+	defer s.Abort()
+	return s.Commit(ctx)
+}
 
-	tmp := path.Join(dir, TempName())
+// StagedWrite is new content that has arrived completely and reached the
+// disk under a hidden name beside its target, waiting to replace it. A
+// caller that must check something at the last moment (the WebDAV locks
+// of a PUT, re-checked once the upload has arrived) does so between
+// StageWrite and Commit. Exactly one of Commit and Abort takes effect;
+// Abort after Commit does nothing, so it can be deferred.
+type StagedWrite struct {
+	f    *FileSystem
+	name string
+	tmp  string // "" once committed or abandoned
+	size int64
+}
+
+// StageWrite reads body to its end into a hidden temporary file beside
+// name and syncs it. Until Commit, and whenever anything fails, the old
+// content stays untouched and readers see the old resource; a failed
+// stage leaves nothing behind.
+func (f *FileSystem) StageWrite(ctx context.Context, name string, body io.Reader, perm os.FileMode, expect int64) (*StagedWrite, error) {
+	name, err := clean("write", name)
+	if err != nil {
+		return nil, err
+	}
+	if name == "/" {
+		return nil, &os.PathError{Op: "write", Path: name, Err: ErrIsCollection}
+	}
+	if fi, _, err := f.target(name); err != nil {
+		return nil, err
+	} else if fi != nil {
+		perm = fi.Mode().Perm() // a replaced file keeps its permissions
+	}
+	tmp := path.Join(path.Dir(name), TempName())
 	file, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	committed := false
+	staged := false
 	defer func() {
-		if !committed {
+		if !staged {
 			file.Close()
 			f.fs.Remove(tmp)
 		}
 	}()
 	src := &bodyReader{r: body}
-	res.Size, err = copyBody(file, src)
+	size, err := copyBody(file, src)
 	if src.err != nil {
-		return res, fmt.Errorf("write %s: %w: %w", name, ErrIncompleteBody, src.err)
+		return nil, fmt.Errorf("write %s: %w: %w", name, ErrIncompleteBody, src.err)
 	}
 	if err != nil {
-		return res, fmt.Errorf("write %s: %w", name, err)
+		return nil, fmt.Errorf("write %s: %w", name, err)
 	}
-	if expect >= 0 && res.Size != expect {
-		return res, fmt.Errorf("write %s: got %d bytes, announced %d: %w", name, res.Size, expect, ErrSizeMismatch)
+	if expect >= 0 && size != expect {
+		return nil, fmt.Errorf("write %s: got %d bytes, announced %d: %w", name, size, expect, ErrSizeMismatch)
 	}
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("write %s: %w", name, err)
+		return nil, fmt.Errorf("write %s: %w", name, err)
 	}
 	// Sync before rename: after a crash the name must not point at a file
 	// whose blocks never reached the disk.
 	if err := file.Sync(); err != nil {
-		return res, fmt.Errorf("write %s: sync: %w", name, err)
+		return nil, fmt.Errorf("write %s: sync: %w", name, err)
 	}
 	if err := file.Close(); err != nil {
-		return res, fmt.Errorf("write %s: close: %w", name, err)
+		f.fs.Remove(tmp)
+		staged = true // closed and removed: nothing left to undo
+		return nil, fmt.Errorf("write %s: close: %w", name, err)
 	}
-	if err := f.fs.Rename(tmp, name); err != nil {
-		return res, fmt.Errorf("write %s: %w", name, err)
+	staged = true
+	return &StagedWrite{f: f, name: name, tmp: tmp, size: size}, nil
+}
+
+// target describes what a write of name would replace: nil when nothing
+// is there. It fails when name is a collection or its parent is missing.
+func (f *FileSystem) target(name string) (os.FileInfo, bool, error) {
+	fi, err := f.fs.Stat(name)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil, false, &os.PathError{Op: "write", Path: name, Err: ErrIsCollection}
+	case err == nil:
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		fi = nil
+	default:
+		return nil, false, err
 	}
-	committed = true
-	res.Info, err = f.fs.Stat(name)
+	if pfi, err := f.fs.Stat(path.Dir(name)); err != nil || !pfi.IsDir() {
+		return nil, false, &os.PathError{Op: "write", Path: name, Err: ErrNoParent}
+	}
+	return fi, fi == nil, nil
+}
+
+// Commit puts the staged content in place of its target in one rename.
+// The target is looked at again first: it may have become a collection, or
+// lost its parent, while the content arrived.
+func (s *StagedWrite) Commit(ctx context.Context) (WriteResult, error) {
+	if s.tmp == "" {
+		return WriteResult{}, fmt.Errorf("write %s: %w", s.name, os.ErrClosed)
+	}
+	var res WriteResult
+	var err error
+	if _, res.Created, err = s.f.target(s.name); err != nil {
+		s.Abort()
+		return res, err
+	}
+	if err := s.f.fs.Rename(s.tmp, s.name); err != nil {
+		s.Abort()
+		return res, fmt.Errorf("write %s: %w", s.name, err)
+	}
+	s.tmp = ""
+	res.Size = s.size
+	res.Info, err = s.f.fs.Stat(s.name)
 	return res, err
+}
+
+// Abort removes the staged content, unless it was committed.
+func (s *StagedWrite) Abort() {
+	if s.tmp != "" {
+		s.f.fs.Remove(s.tmp)
+		s.tmp = ""
+	}
+}
+
+// CreateExclusive creates name as an empty file only if nothing exists
+// there; created is false, with no error, when something does. It never
+// truncates or replaces (a LOCK of an unmapped URL racing a PUT must not
+// wipe what the PUT stored).
+func (f *FileSystem) CreateExclusive(ctx context.Context, name string, perm os.FileMode) (created bool, err error) {
+	name, err = clean("create", name)
+	if err != nil {
+		return false, err
+	}
+	if err := f.checkParent("create", name); err != nil {
+		return false, err
+	}
+	file, err := f.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, os.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := file.Sync(); err != nil {
+		file.Close()
+		return true, err
+	}
+	return true, file.Close()
 }
 
 // bodyReader remembers a read failure, so that it is not mistaken for a

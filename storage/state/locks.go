@@ -1,6 +1,8 @@
 package state
 
 import (
+	"davd/storage/pathlock"
+
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -38,6 +40,7 @@ type locker struct {
 	byRoot  map[string]map[string]struct{} // root → tokens
 	persist lockPersister                  // nil: memory only
 	closed  atomic.Bool
+	paths   pathlock.Manager // the path locks of Store.Acquire
 }
 
 // newLocker returns an empty lock table writing through to p (nil for

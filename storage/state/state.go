@@ -9,6 +9,8 @@
 package state
 
 import (
+	"davd/storage/pathlock"
+
 	"context"
 	"encoding/xml"
 	"errors"
@@ -112,6 +114,14 @@ type Store interface {
 	LocksCovering(ctx context.Context, path string) ([]Lock, error)
 	// LocksBelow returns the locks rooted strictly below path.
 	LocksBelow(ctx context.Context, path string) ([]Lock, error)
+
+	// Acquire holds path locks (see package pathlock) in the namespace of
+	// the store's paths: requests that change the tree claim what they
+	// touch, check the locks above and commit while they hold it. Every
+	// view of one store (WithPrefix) shares its path locks, so users whose
+	// roots overlap exclude each other; a store shared by several
+	// processes must make them exclude each other too.
+	pathlock.Locker
 
 	// Close releases the store.
 	Close() error

@@ -1,0 +1,63 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoExchange is returned by Exchange on storage that cannot swap two
+// names atomically; the caller falls back to renames.
+var ErrNoExchange = errors.New("storage cannot exchange two names atomically")
+
+// Exchange swaps the resources named a and b in one step
+// (renameat2 RENAME_EXCHANGE): at every instant, and after a crash, each
+// name holds one of the two, never neither. Both must exist; symbolic
+// links at a and b are swapped as links. Only directory storage on Linux
+// can do it; other backends answer ErrNoExchange, as does a filesystem
+// without the operation.
+func (f *FileSystem) Exchange(ctx context.Context, a, b string) error {
+	a, err := clean("exchange", a)
+	if err != nil {
+		return err
+	}
+	b, err = clean("exchange", b)
+	if err != nil {
+		return err
+	}
+	if a == "/" || b == "/" {
+		return &os.PathError{Op: "exchange", Path: a, Err: os.ErrPermission}
+	}
+	if _, ok := f.fs.(*RootFs); !ok {
+		return ErrNoExchange
+	}
+	ca, err := f.openCollection(path.Dir(a))
+	if err != nil {
+		return err
+	}
+	defer ca.close()
+	cb, err := f.openCollection(path.Dir(b))
+	if err != nil {
+		return err
+	}
+	defer cb.close()
+	fa, err := ca.(*rootCollection).dirFd()
+	if err != nil {
+		return err
+	}
+	fb, err := cb.(*rootCollection).dirFd()
+	if err != nil {
+		return err
+	}
+	err = unix.Renameat2(fa, path.Base(a), fb, path.Base(b), unix.RENAME_EXCHANGE)
+	switch {
+	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL) && a != b:
+		return ErrNoExchange
+	case err != nil:
+		return &os.PathError{Op: "exchange", Path: a, Err: err}
+	}
+	return nil
+}
