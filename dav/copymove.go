@@ -9,6 +9,7 @@ import (
 
 	"davd/processing"
 	"davd/storage"
+	"davd/storage/state"
 )
 
 // memberFailure is a member of a COPY, MOVE or DELETE that could not be
@@ -142,6 +143,17 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	// when the operation was stopped half way: the state is updated with a
 	// context that is not cancelled (one statement each).
 	stateCtx := context.WithoutCancel(ctx)
+	involved, err := h.hasState(ctx, src, dst, exists)
+	if err != nil {
+		return err
+	}
+	if involved {
+		end, err := h.intend(ctx, state.Intent{Op: "copy", Src: src, Dst: dst, HadState: true})
+		if err != nil {
+			return err
+		}
+		defer end()
+	}
 	if exists {
 		// RFC 4918 §9.8.4: an overwritten destination is deleted first.
 		var failures []memberFailure
@@ -162,20 +174,22 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 			return err
 		}
 	}
+	// The properties are copied before the members: a member is never
+	// without its properties, even after a crash, and those of members
+	// that end up not copied are swept below (or at the next start).
+	if involved {
+		if depth == depthInfinity {
+			err = h.state.CopyTree(stateCtx, src, dst)
+		} else {
+			err = h.copyOwnProps(stateCtx, src, dst)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	var failures []memberFailure
 	copyCtx := storage.WithCopied(ctx, progress.AddBytes)
-	if err := h.fs.CopyTree(copyCtx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures, nil)); err != nil {
-		h.logStopped(ctx, r)
-		return storageError(dst, err)
-	}
-	if depth == depthInfinity {
-		err = h.state.CopyTree(stateCtx, src, dst)
-	} else {
-		err = h.copyOwnProps(stateCtx, src, dst)
-	}
-	if err != nil {
-		return err
-	}
+	copyErr := h.fs.CopyTree(copyCtx, src, dst, depth == depthInfinity, h.treeVisit(ctx, dst, &failures, nil))
 	// The properties of members that were not copied must not wait at
 	// their names for a resource created there later. A failed collection
 	// may hold copied members, which lose theirs: the 207 reports it failed.
@@ -184,8 +198,28 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 			return err
 		}
 	}
+	if involved && (copyErr != nil || ctx.Err() != nil) {
+		if err := sweep(stateCtx, h.fs, h.state, dst); err != nil {
+			return err
+		}
+	}
+	if copyErr != nil {
+		h.logStopped(ctx, r)
+		return storageError(dst, copyErr)
+	}
 	h.logStopped(ctx, r)
 	return h.writeFailures(w, failures, createdOrReplaced(exists))
+}
+
+// hasState reports whether src, or dst when it exists, has dead properties
+// or locks at or below it: a COPY or MOVE without any needs no state
+// change, and no intent.
+func (h *Handler) hasState(ctx context.Context, src, dst string, exists bool) (bool, error) {
+	has, err := state.HasState(ctx, h.state, src)
+	if err != nil || has || !exists {
+		return has, err
+	}
+	return state.HasState(ctx, h.state, dst)
 }
 
 // logStopped logs, once, that an operation was stopped before its end and
@@ -241,12 +275,36 @@ func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	// Once the renames begin, they and the state must be completed
 	// together: a MOVE is not stopped half way.
 	ctx = context.WithoutCancel(ctx)
+	// Where an overwritten destination goes before it is removed.
+	aside := path.Join(path.Dir(src), storage.TempName())
+	srcHas, err := state.HasState(ctx, h.state, src)
+	if err != nil {
+		return err
+	}
+	involved, err := h.hasState(ctx, src, dst, exists)
+	if err != nil {
+		return err
+	}
+	if involved || exists {
+		// See recover.go: after a crash, the marks tell whether the
+		// rename took place and what is left at src.
+		in := state.Intent{Op: "move", Src: src, Dst: dst, Mark: h.fs.Identity(ctx, src), HadState: srcHas}
+		if exists {
+			in.OldMark = h.fs.Identity(ctx, dst)
+			in.Aside = aside
+		}
+		end, err := h.intend(ctx, in)
+		if err != nil {
+			return err
+		}
+		defer end()
+	}
 	var parked string
 	if exists {
 		err := h.fs.Exchange(ctx, src, dst)
 		switch {
 		case err == nil:
-			parked = path.Join(path.Dir(src), storage.TempName())
+			parked = aside
 			if err := h.fs.RenameReserved(ctx, src, parked); err != nil {
 				// Still visible at src: better than removing it by name,
 				// which could follow a symbolic link.
@@ -254,7 +312,7 @@ func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Reque
 				parked = ""
 			}
 		case errors.Is(err, storage.ErrNoExchange):
-			if parked, err = h.moveParking(ctx, src, dst); err != nil {
+			if parked, err = h.moveParking(ctx, src, dst, path.Join(path.Dir(dst), path.Base(aside))); err != nil {
 				return storageError(r.URL.Path, err)
 			}
 		default:
@@ -283,10 +341,9 @@ func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Reque
 
 // moveParking moves src over an existing dst on storage that cannot
 // exchange names: dst is renamed under a hidden name beside it, src to
-// dst, and the hidden name is returned for removal. If moving src fails,
+// dst, and the hidden name (parked) is returned for removal. If moving src fails,
 // dst is put back.
-func (h *Handler) moveParking(ctx context.Context, src, dst string) (string, error) {
-	parked := path.Join(path.Dir(dst), storage.TempName())
+func (h *Handler) moveParking(ctx context.Context, src, dst, parked string) (string, error) {
 	if err := h.fs.RenameReserved(ctx, dst, parked); err != nil {
 		return "", err
 	}
@@ -322,6 +379,15 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	}
 	if err := h.authorizeWrite(r, name, lockTarget{name: name, members: fi.IsDir(), membership: true}); err != nil {
 		return err
+	}
+	if has, err := state.HasState(ctx, h.state, name); err != nil {
+		return err
+	} else if has {
+		end, err := h.intend(ctx, state.Intent{Op: "delete", Src: name, HadState: true})
+		if err != nil {
+			return err
+		}
+		defer end()
 	}
 	ctx, cancel := h.operationContext(r)
 	defer cancel()

@@ -54,6 +54,9 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer st.Close()
+	if err := dav.Recover(ctx, backend.FileSystem(), st, cfg.logger); err != nil {
+		return fmt.Errorf("--state: %w", err)
+	}
 	// lifetime outlives every request: it is cancelled only when the
 	// shutdown timeout has passed, to stop operations that still run.
 	lifetime, abort := context.WithCancel(context.Background())

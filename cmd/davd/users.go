@@ -248,6 +248,9 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 			return r, fmt.Errorf("state of %s: %w", spec, err)
 		}
 		rs.closers = append(rs.closers, st.Close)
+		if err := dav.Recover(ctx, b.FileSystem(), st, nil); err != nil {
+			return r, fmt.Errorf("state of %s: %w", spec, err)
+		}
 		r = root{b, st}
 		if b.Dir != "" {
 			rs.opened["dir:"+b.Dir] = r

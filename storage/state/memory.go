@@ -11,8 +11,9 @@ import (
 type memStore struct {
 	*locker // the lock methods
 
-	mu    sync.RWMutex
-	props map[string]map[xml.Name][]byte // path → name → element
+	mu      sync.RWMutex
+	props   map[string]map[xml.Name][]byte // path → name → element
+	intents memIntents
 }
 
 // newMemory returns an empty in-memory Store.

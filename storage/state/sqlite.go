@@ -230,6 +230,9 @@ func (s *sqlStore) initSQLite(ctx context.Context) error {
 				return err
 			}
 		}
+		if _, err := tx.ExecContext(ctx, intentTable); err != nil {
+			return err
+		}
 		_, err := s.exec(ctx, tx, s.deleteExpired(now()))
 		return err
 	})

@@ -115,6 +115,18 @@ type Store interface {
 	// LocksBelow returns the locks rooted strictly below path.
 	LocksBelow(ctx context.Context, path string) ([]Lock, error)
 
+	// BeginIntent records a namespace change about to touch the tree and
+	// returns its ID; EndIntent forgets it once the state has followed the
+	// tree. Intents lists those not ended, oldest first: at start, the
+	// changes a crash interrupted (see Intent).
+	BeginIntent(ctx context.Context, in Intent) (int64, error)
+	EndIntent(ctx context.Context, id int64) error
+	Intents(ctx context.Context) ([]Intent, error)
+	// StatePaths calls fn with each path at or below root that has dead
+	// properties or is the root of a live lock, once each, in no
+	// particular order; an error from fn ends the walk and is returned.
+	StatePaths(ctx context.Context, root string, fn func(path string) error) error
+
 	// Acquire holds path locks (see package pathlock) in the namespace of
 	// the store's paths: requests that change the tree claim what they
 	// touch, check the locks above and commit while they hold it. Every
