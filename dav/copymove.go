@@ -72,6 +72,9 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if err != nil {
 		return err
 	}
+	if err := h.allowDestination(dst); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	srcInfo, err := h.fs.Stat(ctx, src)
 	if err != nil {
