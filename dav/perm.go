@@ -27,7 +27,8 @@ const (
 	PermCreate
 	// PermUpdate allows changing existing resources: PUT over a file,
 	// PROPPATCH, LOCK and UNLOCK, and overwriting a COPY or MOVE
-	// destination.
+	// destination. A Depth infinity LOCK of a collection needs it on
+	// everything below the collection as well.
 	PermUpdate
 	// PermDelete allows DELETE, the source of a MOVE, and removing what a
 	// COPY or MOVE destination replaces.
