@@ -73,6 +73,9 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if err != nil {
 		return err
 	}
+	if err := h.allowDestination(dst); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	isMove := r.Method == "MOVE"
 	claims := change(dst, true)

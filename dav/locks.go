@@ -291,7 +291,7 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	if !exists && !errors.Is(statErr, os.ErrNotExist) {
 		return storageError(r.URL.Path, statErr)
 	}
-	if err := h.allow(name, createOrUpdate(exists)); err != nil {
+	if err := h.allowLock(ctx, name, exists, depth == depthInfinity); err != nil {
 		return err
 	}
 	// A new lock is a conditional request like any other: the If header

@@ -7,7 +7,11 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Perm is a set of permissions on resources.
@@ -23,7 +27,8 @@ const (
 	PermCreate
 	// PermUpdate allows changing existing resources: PUT over a file,
 	// PROPPATCH, LOCK and UNLOCK, and overwriting a COPY or MOVE
-	// destination.
+	// destination. A Depth infinity LOCK of a collection needs it on
+	// everything below the collection as well.
 	PermUpdate
 	// PermDelete allows DELETE, the source of a MOVE, and removing what a
 	// COPY or MOVE destination replaces.
@@ -90,26 +95,33 @@ func (p Perm) String() string {
 	return strings.Join(words, ",")
 }
 
-// Rule gives the resources matching Path their own permissions.
+// Rule gives the resources it names, and everything below them, their own
+// permissions. A rule names resources by exactly one of Path and Pattern.
+// Names on both sides are compared in Unicode normalization form C, so a
+// rule written "/café" covers the same name sent or stored decomposed
+// (macOS clients send NFD).
 type Rule struct {
-	// Path is an absolute path in the served tree ("/shared"), which the
-	// rule covers with everything below it, or a pattern in path.Match
-	// syntax ("/*/private", "/docs/*.pdf"), which covers each resource it
-	// matches with everything below it. A pattern segment never matches
-	// across a slash, and there is no "**".
+	// Path is an absolute name in the served tree ("/shared", "/Team
+	// [HR]"), taken literally: no character in it is special. The rule
+	// covers that resource and everything below it.
 	Path string
+	// Pattern is an absolute pattern in path.Match syntax ("/*/private",
+	// "/docs/*.pdf"); the rule covers each resource it matches and
+	// everything below it. A pattern segment never matches across a slash,
+	// there is no "**", and a backslash makes the next character literal.
+	Pattern string
 	// Perm replaces the default permissions where the rule applies.
 	Perm Perm
 }
 
-// applies reports whether the rule covers name: name, or an ancestor of
-// name, is the rule's path or matches its pattern.
+// applies reports whether the rule covers name, a normalized clean path:
+// name, or an ancestor of name, is the rule's path or matches its pattern.
 func (r Rule) applies(name string) bool {
-	if !isPattern(r.Path) {
+	if r.Pattern == "" {
 		return name == r.Path || isBelow(name, r.Path)
 	}
 	for p := name; ; p = path.Dir(p) {
-		if ok, _ := path.Match(r.Path, p); ok {
+		if ok, _ := path.Match(r.Pattern, p); ok {
 			return true
 		}
 		if p == "/" {
@@ -121,10 +133,10 @@ func (r Rule) applies(name string) bool {
 // mayApplyBelow reports whether the rule could cover a resource strictly
 // below name without covering name itself.
 func (r Rule) mayApplyBelow(name string) bool {
-	if !isPattern(r.Path) {
+	if r.Pattern == "" {
 		return isBelow(r.Path, name)
 	}
-	pat, segs := segments(r.Path), segments(name)
+	pat, segs := segments(r.Pattern), segments(name)
 	if len(pat) <= len(segs) {
 		return false
 	}
@@ -136,15 +148,18 @@ func (r Rule) mayApplyBelow(name string) bool {
 	return true
 }
 
-func isPattern(p string) bool { return strings.ContainsAny(p, `*?[\`) }
-
-// segments splits a clean absolute path; "/" has none.
+// segments splits a clean absolute path or pattern; "/" has none.
 func segments(p string) []string {
 	if p == "/" {
 		return nil
 	}
 	return strings.Split(p[1:], "/")
 }
+
+// normalize puts a name into the form rules are compared in: Unicode
+// normalization form C. A name already in it (all ASCII names are) is
+// returned as it is, without allocating.
+func normalize(name string) string { return norm.NFC.String(name) }
 
 // Permissions decides what the user of a Handler may do where.
 type Permissions struct {
@@ -156,25 +171,48 @@ type Permissions struct {
 	Rules []Rule
 }
 
-// Check validates the rules' paths and cleans them (a trailing slash is
-// dropped).
+// Check validates the rules and puts them in the form they are compared
+// in: a path or pattern is cleaned (a trailing slash is dropped) and
+// normalized (NFC).
 func (p *Permissions) Check() error {
 	for i, r := range p.Rules {
-		if !strings.HasPrefix(r.Path, "/") {
-			return fmt.Errorf("rule path %q must start with /", r.Path)
+		what, s := "rule path", r.Path
+		switch {
+		case r.Path != "" && r.Pattern != "":
+			return fmt.Errorf("rule %q has both a path and a pattern: give one", r.Path)
+		case r.Path == "" && r.Pattern == "":
+			return errors.New("a rule needs a path or a pattern")
+		case r.Pattern != "":
+			what, s = "rule pattern", r.Pattern
 		}
-		if strings.Contains(r.Path, `\`) {
-			return fmt.Errorf("rule path %q: backslashes are not allowed", r.Path)
+		if !strings.HasPrefix(s, "/") {
+			return fmt.Errorf("%s %q must start with /", what, s)
 		}
-		if _, err := path.Match(r.Path, ""); err != nil {
-			return fmt.Errorf("rule path %q: %w", r.Path, err)
+		if r.Pattern == "" && strings.Contains(s, `\`) {
+			return fmt.Errorf("%s %q: backslashes are not allowed", what, s)
 		}
-		for seg := range strings.SplitSeq(r.Path, "/") {
-			if seg == "." || seg == ".." {
-				return fmt.Errorf("rule path %q contains a %q segment", r.Path, seg)
+		if r.Pattern != "" {
+			if _, err := path.Match(s, ""); err != nil {
+				return fmt.Errorf("%s %q: %w", what, s, err)
+			}
+			if strings.HasSuffix(s, `\`) || strings.Contains(s, `\/`) {
+				return fmt.Errorf("%s %q: a backslash must escape a character other than /", what, s)
 			}
 		}
-		p.Rules[i].Path = path.Clean(r.Path)
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%s %q is not valid UTF-8", what, s)
+		}
+		for seg := range strings.SplitSeq(s, "/") {
+			if seg == "." || seg == ".." {
+				return fmt.Errorf("%s %q contains a %q segment", what, s, seg)
+			}
+		}
+		s = normalize(path.Clean(s))
+		if r.Pattern != "" {
+			p.Rules[i].Pattern = s
+		} else {
+			p.Rules[i].Path = s
+		}
 	}
 	return nil
 }
@@ -185,6 +223,10 @@ func (p *Permissions) For(name string) Perm {
 		return PermAll
 	}
 	perm := p.Default
+	if len(p.Rules) == 0 {
+		return perm
+	}
+	name = normalize(name)
 	for _, r := range p.Rules {
 		if r.applies(name) {
 			perm = r.Perm
@@ -199,8 +241,31 @@ func (p *Permissions) uniform(name string) bool {
 	if p == nil {
 		return true
 	}
+	if len(p.Rules) > 0 {
+		name = normalize(name)
+	}
 	for _, r := range p.Rules {
 		if !r.applies(name) && r.mayApplyBelow(name) {
+			return false
+		}
+	}
+	return true
+}
+
+// grantsBelow reports whether everything that is or may come to be
+// strictly below name has need. A rule that covers name itself is judged
+// there; a rule that may apply below it counts unless a later rule covers
+// name, and with it everything below.
+func (p *Permissions) grantsBelow(name string, need Perm) bool {
+	if p == nil {
+		return true
+	}
+	name = normalize(name)
+	for i, r := range p.Rules {
+		if r.Perm&need == need || r.applies(name) || !r.mayApplyBelow(name) {
+			continue
+		}
+		if !slices.ContainsFunc(p.Rules[i+1:], func(later Rule) bool { return later.applies(name) }) {
 			return false
 		}
 	}
@@ -271,7 +336,9 @@ func (h *Handler) allow(name string, need Perm) error {
 // visited when deep and a rule could give one of them other permissions
 // than dst has. Refusing the whole operation up front, rather than
 // skipping members, keeps a COPY from leaking a protected file into a
-// readable place and a DELETE from half-happening.
+// readable place and a DELETE from half-happening. A refusal names the
+// member that caused it only if the user may read that member; otherwise
+// it names dst.
 func (h *Handler) allowTree(ctx context.Context, src, dst string, rootNeed, memberNeed Perm, deep bool) error {
 	if err := h.allow(dst, rootNeed); err != nil {
 		return err
@@ -282,7 +349,23 @@ func (h *Handler) allowTree(ctx context.Context, src, dst string, rootNeed, memb
 		}
 		return nil
 	}
-	return h.allowMembers(ctx, src, dst, memberNeed, 0)
+	return h.allowMembers(ctx, src, dst, dst, memberNeed, 0)
+}
+
+// allowDestination refuses, before anything about dst is looked at, a
+// COPY or MOVE onto a name the user may not read and could neither create
+// nor update: whether such a name exists must not show in the answer (412
+// for Overwrite F, 409 for a missing parent, or which of create and update
+// it would need).
+func (h *Handler) allowDestination(dst string) error {
+	if h.perms == nil {
+		return nil
+	}
+	if have := h.perms.For(dst); have&PermRead == 0 && have&(PermCreate|PermUpdate) == 0 {
+		return &httpError{status: http.StatusForbidden, err: errPermission,
+			reason: fmt.Sprintf("%s: permission denied (needs create or update)", h.prefix+dst)}
+	}
+	return nil
 }
 
 // allowCopyMove checks the permissions of a COPY or MOVE: reading (and
@@ -311,24 +394,56 @@ func (h *Handler) allowCopyMove(ctx context.Context, src, dst string, deep, isMo
 	return h.allowTree(ctx, src, dst, rootNeed, PermCreate, deep)
 }
 
-func (h *Handler) allowMembers(ctx context.Context, src, dst string, need Perm, depth int) error {
+// allowMembers checks need on every member of the tree at src, named as
+// under dst; root is the tree's root under dst, named in place of a member
+// the user may not read.
+func (h *Handler) allowMembers(ctx context.Context, src, dst, root string, need Perm, depth int) error {
 	if depth > 1000 {
-		return errorf(http.StatusForbidden, "%s: too deeply nested to check permissions", h.prefix+dst)
+		return errorf(http.StatusForbidden, "%s: too deeply nested to check permissions", h.prefix+root)
 	}
 	return h.fs.ListDir(ctx, src, func(infos []os.FileInfo) error {
 		for _, fi := range infos {
 			s, d := path.Join(src, fi.Name()), path.Join(dst, fi.Name())
 			if err := h.allow(d, need); err != nil {
+				if !h.readable(d) {
+					return &httpError{status: http.StatusForbidden, err: errPermission,
+						reason: fmt.Sprintf("%s: permission denied (needs %s on everything below it)", h.prefix+root, need)}
+				}
 				return err
 			}
 			if fi.IsDir() && !h.perms.uniform(d) {
-				if err := h.allowMembers(ctx, s, d, need, depth+1); err != nil {
+				if err := h.allowMembers(ctx, s, d, root, need, depth+1); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// allowLock checks that the user may take a lock on name: create on a new
+// resource, update on an existing one, and, for a Depth infinity lock on a
+// collection, update on everything the lock covers, members created later
+// included. Such a lock keeps everyone else from writing below name, which
+// only someone who may write there may do. The check is on the rules, not
+// on the members that exist, so it is conservative: a rule below name that
+// denies update refuses the lock even where a later rule overrides it for
+// some names.
+func (h *Handler) allowLock(ctx context.Context, name string, exists, deep bool) error {
+	if err := h.allow(name, createOrUpdate(exists)); err != nil {
+		return err
+	}
+	if !deep || !exists || h.perms.uniform(name) {
+		return nil
+	}
+	if fi, err := h.fs.Stat(ctx, name); err != nil || !fi.IsDir() {
+		return nil // a file has no members; a vanished name is the lock's business
+	}
+	if !h.perms.grantsBelow(name, PermUpdate) {
+		return &httpError{status: http.StatusForbidden, err: errPermission, reason: fmt.Sprintf(
+			"%s: permission denied (a Depth infinity lock needs update on everything below it; lock with Depth 0)", h.prefix+name)}
+	}
+	return nil
 }
 
 // readable reports whether a member may be listed: PROPFIND and GET of a

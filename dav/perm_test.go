@@ -52,8 +52,8 @@ func TestPermissionsFor(t *testing.T) {
 	p := &Permissions{Default: PermAll, Rules: []Rule{
 		{Path: "/ro/", Perm: PermRead},
 		{Path: "/ro/inbox", Perm: PermRead | PermCreate},
-		{Path: "/*/private", Perm: PermNone},
-		{Path: "/docs/*.pdf", Perm: PermRead},
+		{Pattern: "/*/private", Perm: PermNone},
+		{Pattern: "/docs/*.pdf", Perm: PermRead},
 	}}
 	if err := p.Check(); err != nil {
 		t.Fatal(err)
@@ -87,11 +87,23 @@ func TestPermissionsFor(t *testing.T) {
 			t.Errorf("uniform(%s) = %v, want %v", tt.name, got, tt.uniform)
 		}
 	}
-	for _, bad := range []string{"rel", "/a/../b", "/[", `/a\b`, "/./a"} {
-		q := &Permissions{Rules: []Rule{{Path: bad}}}
+	for _, bad := range []Rule{
+		{Path: "rel"}, {Path: "/a/../b"}, {Path: `/a\b`}, {Path: "/./a"}, {Path: "/\xff"}, {},
+		{Path: "/a", Pattern: "/a"}, {Pattern: "/["}, {Pattern: "*"}, {Pattern: "/a/../*"},
+		{Pattern: `/a\`}, {Pattern: `/a\/b`},
+	} {
+		q := &Permissions{Rules: []Rule{bad}}
 		if err := q.Check(); err == nil {
-			t.Errorf("rule path %q accepted", bad)
+			t.Errorf("rule %+v accepted", bad)
 		}
+	}
+	// A backslash in a pattern makes the next character literal.
+	q := &Permissions{Default: PermAll, Rules: []Rule{{Pattern: `/a\*b`, Perm: PermNone}, {Path: "/c*d", Perm: PermNone}}}
+	if err := q.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if q.For("/a*b/x") != PermNone || q.For("/axb") != PermAll || q.For("/c*d") != PermNone || q.For("/cxd") != PermAll {
+		t.Error("an escaped * in a pattern, or a * in a path, is not literal")
 	}
 	var none *Permissions
 	if none.For("/x") != PermAll || !none.uniform("/") {
@@ -191,7 +203,7 @@ func TestPathRules(t *testing.T) {
 	seed(t, fs, "/pub/", "/pub/a", "/secret/", "/secret/s", "/team/", "/team/private/", "/team/private/p", "/team/x", "/ro/", "/ro/r")
 	srv := userServer(t, fs, nil, Config{Permissions: &Permissions{Default: PermAll, Rules: []Rule{
 		{Path: "/secret", Perm: PermNone},
-		{Path: "/*/private", Perm: PermRead},
+		{Pattern: "/*/private", Perm: PermRead},
 		{Path: "/ro", Perm: PermRead},
 	}}})
 	inf := map[string]string{"Depth": "infinity"}
@@ -291,5 +303,169 @@ func TestChallengeAnonymous(t *testing.T) {
 	ro := userServer(t, fs, nil, Config{Challenge: ch, ReadOnly: true})
 	if got := do(t, "PUT", ro.URL+"/f", nil, "x"); got.status != 403 || got.header.Get("WWW-Authenticate") != "" {
 		t.Errorf("read-only server: %d %q, want a plain 403", got.status, got.header.Get("WWW-Authenticate"))
+	}
+}
+
+// TestRulePathIsAName: a rule's Path is a name, brackets and all: it
+// covers that name and what is below it, and nothing else.
+func TestRulePathIsAName(t *testing.T) {
+	t.Parallel()
+	p := &Permissions{Default: PermAll, Rules: []Rule{{Path: "/Team [HR]", Perm: PermNone}}}
+	if err := p.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]Perm{
+		"/Team [HR]":              PermNone,
+		"/Team [HR]/salaries.txt": PermNone,
+		"/Team H":                 PermAll, // what the path would match as a pattern
+		"/Team R/x":               PermAll,
+	} {
+		if got := p.For(name); got != want {
+			t.Errorf("For(%q) = %v, want %v", name, got, want)
+		}
+	}
+	if p.uniform("/") {
+		t.Error(`uniform("/") with a rule on "/Team [HR]"`)
+	}
+	fs := afero.NewMemMapFs()
+	seed(t, fs, "/Team [HR]/salaries.txt", "/Team H")
+	srv := userServer(t, fs, nil, Config{Permissions: p})
+	runSteps(t, srv.URL, []step{
+		{name: "GET below the rule", method: "GET", path: "/Team%20%5BHR%5D/salaries.txt", status: 403},
+		{name: "PROPFIND the rule's name", method: "PROPFIND", path: "/Team%20%5BHR%5D", status: 403},
+		{name: "a name the path would match as a pattern", method: "GET", path: "/Team%20H", status: 200},
+	})
+}
+
+// TestRulesCompareNormalizedNames: a rule written in NFC covers the same
+// name sent or stored in NFD (macOS), and the other way round.
+func TestRulesCompareNormalizedNames(t *testing.T) {
+	t.Parallel()
+	const nfc, nfd = "/caf\u00e9", "/cafe\u0301"
+	for _, rule := range []string{nfc, nfd} {
+		p := &Permissions{Default: PermAll, Rules: []Rule{{Path: rule, Perm: PermNone}, {Pattern: "/x/*\u00e9", Perm: PermRead}}}
+		if err := p.Check(); err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]Perm{
+			nfc + "/f": PermNone, nfd + "/f": PermNone, nfc: PermNone, nfd: PermNone,
+			"/x/caf\u00e9": PermRead, "/x/cafe\u0301": PermRead, "/cafe": PermAll,
+		} {
+			if got := p.For(name); got != want {
+				t.Errorf("rule %+q: For(%+q) = %v, want %v", rule, name, got, want)
+			}
+		}
+		if p.uniform(nfd) != true || p.uniform("/") {
+			t.Errorf("rule %+q: uniform(%+q) = %v, uniform(/) = %v", rule, nfd, p.uniform(nfd), p.uniform("/"))
+		}
+	}
+	// Over HTTP, with the directory stored in NFD and the rule in NFC.
+	fs := afero.NewMemMapFs()
+	seed(t, fs, nfd+"/secret", "/pub")
+	srv := userServer(t, fs, nil, Config{Permissions: &Permissions{Default: PermAll, Rules: []Rule{{Path: nfc, Perm: PermNone}}}})
+	runSteps(t, srv.URL, []step{
+		{name: "GET the NFD name", method: "GET", path: "/cafe%CC%81/secret", status: 403},
+		{name: "DELETE the NFD name", method: "DELETE", path: "/cafe%CC%81", status: 403},
+		{name: "DELETE above it", method: "DELETE", path: "/", status: 403},
+	})
+	if got := do(t, "PROPFIND", srv.URL+"/", map[string]string{"Depth": "1"}, ""); got.status != 207 || strings.Contains(got.body, "cafe") {
+		t.Errorf("PROPFIND / lists the NFD name: %d %s", got.status, got.body)
+	}
+	if ok, _ := afero.Exists(fs, nfd+"/secret"); !ok {
+		t.Error("the NFD directory is gone")
+	}
+}
+
+// TestHiddenNamesDoNotLeak: what a user cannot read is never named in an
+// answer, and refusals about such a name do not depend on its existence.
+func TestHiddenNamesDoNotLeak(t *testing.T) {
+	t.Parallel()
+	fs := afero.NewMemMapFs()
+	seed(t, fs, "/docs/readme", "/docs/salary-2026.pdf", "/docs/sub/salary-old.pdf")
+	srv := userServer(t, fs, nil, Config{Permissions: &Permissions{Default: PermAll, Rules: []Rule{
+		{Path: "/docs/salary-2026.pdf", Perm: PermNone},
+		{Path: "/docs/salary-2027.pdf", Perm: PermNone},
+		{Path: "/docs/sub/salary-old.pdf", Perm: PermNone},
+		{Path: "/docs/readonly", Perm: PermRead},
+	}}})
+	noF := func(d string) map[string]string {
+		return map[string]string{"Destination": "BASE" + d, "Overwrite": "F"}
+	}
+	to := func(d string) map[string]string { return map[string]string{"Destination": "BASE" + d} }
+	answers := map[string]response{}
+	for _, s := range []step{
+		{name: "DELETE above a hidden member", method: "DELETE", path: "/docs"},
+		{name: "DELETE above a hidden member deeper", method: "DELETE", path: "/docs/sub"},
+		{name: "MOVE above a hidden member", method: "MOVE", path: "/docs", hdr: to("/moved")},
+		{name: "COPY above a hidden member", method: "COPY", path: "/docs", hdr: to("/copied")},
+		{name: "COPY over a tree with a hidden member", method: "COPY", path: "/docs/readme", hdr: to("/docs/sub")},
+		{name: "COPY onto a hidden existing name", method: "COPY", path: "/docs/readme", hdr: noF("/docs/salary-2026.pdf")},
+		{name: "COPY onto a hidden missing name", method: "COPY", path: "/docs/readme", hdr: noF("/docs/salary-2027.pdf")},
+		{name: "MOVE onto a hidden existing name", method: "MOVE", path: "/docs/readme", hdr: to("/docs/salary-2026.pdf")},
+		{name: "MOVE onto a hidden missing name", method: "MOVE", path: "/docs/readme", hdr: to("/docs/salary-2027.pdf")},
+	} {
+		hdr := map[string]string{}
+		for k, v := range s.hdr {
+			hdr[k] = strings.ReplaceAll(v, "BASE", srv.URL)
+		}
+		got := do(t, s.method, srv.URL+s.path, hdr, "")
+		answers[s.name] = got
+		if got.status != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403 (%s)", s.name, got.status, got.body)
+		}
+		if strings.Contains(got.body, "salary") && !strings.Contains(s.hdr["Destination"], "salary") {
+			t.Errorf("%s: the answer names a hidden member: %s", s.name, got.body)
+		}
+	}
+	for _, pair := range [][2]string{
+		{"COPY onto a hidden existing name", "COPY onto a hidden missing name"},
+		{"MOVE onto a hidden existing name", "MOVE onto a hidden missing name"},
+	} {
+		a, b := answers[pair[0]], answers[pair[1]]
+		if a.status != b.status || strings.ReplaceAll(a.body, "2026", "2027") != b.body {
+			t.Errorf("%s and %s differ: %d %q / %d %q", pair[0], pair[1], a.status, a.body, b.status, b.body)
+		}
+	}
+	for _, f := range []string{"/docs/readme", "/docs/salary-2026.pdf", "/docs/sub/salary-old.pdf"} {
+		if ok, _ := afero.Exists(fs, f); !ok {
+			t.Errorf("%s is gone", f)
+		}
+	}
+}
+
+// TestDeepLockNeedsEveryMember: a Depth infinity LOCK needs update on
+// everything it covers, so that it cannot block writes where its owner
+// may not write; Depth 0 needs it on the collection alone.
+func TestDeepLockNeedsEveryMember(t *testing.T) {
+	t.Parallel()
+	fs := afero.NewMemMapFs()
+	seed(t, fs, "/x/private/", "/x/readonly/", "/x/f", "/y/private/", "/z/")
+	st, err := state.Open(context.Background(), "memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	bob := &Permissions{Default: PermAll, Rules: []Rule{
+		{Path: "/x/private", Perm: PermNone},
+		{Path: "/x/readonly", Perm: PermRead},
+		{Path: "/y/private", Perm: PermNone},
+		{Path: "/y", Perm: PermAll}, // listed later: it wins over the rule below it
+		{Path: "/new/inbox", Perm: PermCreate},
+	}}
+	srv := userServer(t, fs, st, Config{Permissions: bob})
+	admin := userServer(t, fs, st, Config{})
+	inf := map[string]string{"Depth": "infinity"}
+	zero := map[string]string{"Depth": "0"}
+	runSteps(t, srv.URL, []step{
+		{name: "deep LOCK over a member bob may not touch", method: "LOCK", path: "/x", hdr: inf, body: lockExclusive, status: 403, contains: "/x"},
+		{name: "deep LOCK of the root", method: "LOCK", path: "/", hdr: inf, body: lockExclusive, status: 403},
+		// A new resource is an empty file: it has no members to cover.
+		{name: "deep LOCK of a new name with a rule below", method: "LOCK", path: "/new", hdr: inf, body: lockExclusive, status: 201},
+		{name: "deep LOCK where a later rule overrides", method: "LOCK", path: "/y", hdr: inf, body: lockExclusive, status: 200},
+		{name: "deep LOCK without rules below", method: "LOCK", path: "/z", hdr: inf, body: lockExclusive, status: 200},
+		{name: "Depth 0 LOCK of the collection", method: "LOCK", path: "/x", hdr: zero, body: lockExclusive, status: 200},
+	})
+	if got := do(t, "PUT", admin.URL+"/x/private/f", nil, "admin"); got.status != http.StatusCreated {
+		t.Errorf("admin PUT below bob's lock = %d %s", got.status, got.body)
 	}
 }

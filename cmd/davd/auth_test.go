@@ -589,7 +589,7 @@ func TestUsersConfigRefused(t *testing.T) {
 		{"empty permissions", user("    permissions: []\n"), "no permission"},
 		{"rule without permissions", user("    rules:\n      - path: /x\n"), "no permission"},
 		{"relative rule path", user("    rules:\n      - path: x\n        permissions: read\n"), "must start with /"},
-		{"bad glob", user("    rules:\n      - path: /[x\n        permissions: read\n"), "syntax error in pattern"},
+		{"bad glob", user("    rules:\n      - pattern: /[x\n        permissions: read\n"), "syntax error in pattern"},
 		{"root climbing", user("    root: ../other\n"), "climbs"},
 		{"root in .davd", user("    root: .davd\n"), "reserved"},
 		{"colon in name", fmt.Sprintf("users:\n  - name: a:b\n    password: %q\n", h), "colon"},

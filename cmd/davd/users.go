@@ -50,9 +50,37 @@ func (w *words) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// ruleEntry is a rule as the config file writes it: a literal path (a
+// name, brackets and all) or a path.Match pattern, never both.
 type ruleEntry struct {
 	Path        string `yaml:"path"`
+	Pattern     string `yaml:"pattern"`
 	Permissions words  `yaml:"permissions"`
+}
+
+// check turns the entry into a rule. A path holding * or ? is refused as
+// ambiguous: configs written before pattern: existed put patterns under
+// path:, and taking "/*/private" literally would silently lift the rule.
+// Brackets, common in real names ("/Team [HR]"), are taken literally.
+func (r ruleEntry) check() (dav.Rule, error) {
+	what := r.Path
+	if r.Pattern != "" {
+		what = r.Pattern
+	}
+	switch {
+	case r.Path != "" && r.Pattern != "":
+		return dav.Rule{}, fmt.Errorf("rule %q has both path and pattern: give one", r.Path)
+	case r.Path == "" && r.Pattern == "":
+		return dav.Rule{}, errors.New("a rule needs a path (a name) or a pattern")
+	case strings.ContainsAny(r.Path, "*?"):
+		return dav.Rule{}, fmt.Errorf("rule path %q holds * or ?, which path: takes literally: "+
+			"write pattern: for a pattern (in a pattern, a backslash makes * or ? literal)", r.Path)
+	}
+	p, err := dav.ParsePerm(r.Permissions...)
+	if err != nil {
+		return dav.Rule{}, fmt.Errorf("rule %q: %w", what, err)
+	}
+	return dav.Rule{Path: r.Path, Pattern: r.Pattern, Perm: p}, nil
 }
 
 type userEntry struct {
@@ -158,12 +186,12 @@ func (e userEntry) check(anonymous bool) (userConfig, error) {
 		}
 		u.perms.Default = p
 	}
-	for _, r := range e.Rules {
-		p, err := dav.ParsePerm(r.Permissions...)
+	for _, e := range e.Rules {
+		r, err := e.check()
 		if err != nil {
-			return u, fmt.Errorf("%s: rule %q: %w", who, r.Path, err)
+			return u, fmt.Errorf("%s: %w", who, err)
 		}
-		u.perms.Rules = append(u.perms.Rules, dav.Rule{Path: r.Path, Perm: p})
+		u.perms.Rules = append(u.perms.Rules, r)
 	}
 	if err := u.perms.Check(); err != nil {
 		return u, fmt.Errorf("%s: %w", who, err)
