@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +211,68 @@ func TestListingLinksFromCleanPath(t *testing.T) {
 			}
 			if strings.Contains(body, "//evil") {
 				t.Errorf("GET %s: listing carries the raw path: %q", target, body)
+			}
+		}
+	}
+}
+
+// TestSmuggledLengthLater pipelines honest requests whose bodies look like
+// headers (a Content-Length body and a chunked one with a trailer) before
+// the ambiguous one: the honest ones are served, the ambiguous one gets
+// 400, and the connection closes before the request after it.
+func TestSmuggledLengthLater(t *testing.T) {
+	t.Parallel()
+	addr := strings.TrimPrefix(startDavd(t, "--storage", "mem://"), "http://")
+	fake := "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	chunked := func(s string) string { return strconv.FormatInt(int64(len(s)), 16) + ";ext=1\r\n" + s + "\r\n" }
+	text := "PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: " + strconv.Itoa(len(fake)) + "\r\n\r\n" + fake +
+		"PUT /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(fake) + chunked("x") + "0\r\nX-Trailer: 1\r\n\r\n" +
+		"GET /a HTTP/1.1\r\nHost: h\r\n\r\n" +
+		"PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n" +
+		"PUT /d HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx"
+	resps, bodies, closed := pipelineRaw(t, addr, text)
+	var got []int
+	for _, r := range resps {
+		got = append(got, r.StatusCode)
+	}
+	if want := []int{201, 201, 200, 400}; !slices.Equal(got, want) || !closed {
+		t.Fatalf("statuses %v, closed %v; want %v and closed", got, closed, want)
+	}
+	if bodies[2] != fake {
+		t.Errorf("GET /a: %q, want %q", bodies[2], fake)
+	}
+	for _, p := range []string{"/c", "/d"} {
+		if status, _ := sendRaw(t, addr, "GET "+p+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"); status != 404 {
+			t.Errorf("GET %s: %d, want 404 (never created)", p, status)
+		}
+	}
+}
+
+// TestFramerSplits feeds the framer a pipelined stream cut at every byte:
+// wherever the reads end, it finds the ambiguous request at the same
+// index, and none in a stream without one.
+func TestFramerSplits(t *testing.T) {
+	t.Parallel()
+	fake := "X HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	honest := "\r\nPUT /a HTTP/1.1\r\ncontent-length: " + strconv.Itoa(len(fake)) + "\r\n\r\n" + fake +
+		"PUT /b HTTP/1.1\r\nTRANSFER-ENCODING: Chunked\r\n\r\n" + strconv.FormatInt(int64(len(fake)), 16) + "\r\n" + fake + "\r\n0\r\nT: 1\r\n\r\n" +
+		"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" // 1.0: no body
+	for _, tt := range []struct {
+		stream string
+		want   int64
+	}{
+		{honest, 0},
+		{honest + "PUT /c HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 4},
+		{"PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 1},
+	} {
+		for cut := range len(tt.stream) + 1 {
+			var f framer
+			got := f.feed([]byte(tt.stream[:cut]))
+			if got == 0 {
+				got = f.feed([]byte(tt.stream[cut:]))
+			}
+			if got != tt.want {
+				t.Fatalf("cut at %d of %q: ambiguous request %d, want %d", cut, tt.stream, got, tt.want)
 			}
 		}
 	}
