@@ -5,7 +5,6 @@ import (
 	"html"
 	"mime"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"slices"
@@ -30,8 +29,11 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, name string) 
 	if fi.IsDir() {
 		return h.serveListing(w, r, name, f)
 	}
-	w.Header().Set("ETag", etag(fi))
-	w.Header().Set("Content-Type", contentType(name))
+	ct := contentType(name)
+	hdr := w.Header()
+	hdr.Set("ETag", etag(fi))
+	hdr.Set("Content-Type", ct)
+	storedContentHeaders(hdr, name, ct, h.inlineActive)
 	// f is the backend's own file (an *os.File on disk), so ServeContent's
 	// copy reaches net/http's sendfile path through processing.Writer.
 	http.ServeContent(w, r, "", fi.ModTime(), f)
@@ -77,29 +79,32 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, name stri
 	}
 	infos = slices.DeleteFunc(infos, func(fi os.FileInfo) bool { return !h.readable(path.Join(name, fi.Name())) })
 	slices.SortFunc(infos, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Security-Policy", listingCSP)
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	base := r.URL.Path
-	if !strings.HasSuffix(base, "/") {
-		base += "/"
-	}
+	// Every link is built from the clean storage name, never from the
+	// request's raw path: GET //evil.example/ must not yield
+	// protocol-relative links to another host. Each href therefore starts
+	// with a single slash.
 	var b strings.Builder
-	title := html.EscapeString(base)
+	title := html.EscapeString(h.prefix + strings.TrimSuffix(name, "/") + "/")
 	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of %s</title></head>\n<body><h1>Index of %s</h1>\n<table>\n", title, title)
-	if base != h.prefix+"/" {
-		b.WriteString("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n")
+	if name != "/" {
+		fmt.Fprintf(&b, "<tr><td><a href=\"%s\">../</a></td><td></td><td></td></tr>\n", html.EscapeString(h.hrefFor(path.Dir(name), true)))
 	}
 	for _, fi := range infos {
-		name, size := fi.Name(), fmt.Sprint(fi.Size())
+		label, size := fi.Name(), fmt.Sprint(fi.Size())
 		if fi.IsDir() {
-			name, size = name+"/", ""
+			label, size = label+"/", ""
 		}
-		href := (&url.URL{Path: base + name}).EscapedPath()
+		href := h.hrefFor(childPath(name, fi.Name()), fi.IsDir())
 		fmt.Fprintf(&b, "<tr><td><a href=\"%s\">%s</a></td><td>%s</td><td>%s</td></tr>\n",
-			html.EscapeString(href), html.EscapeString(name), size, fi.ModTime().UTC().Format(time.RFC3339))
+			html.EscapeString(href), html.EscapeString(label), size, fi.ModTime().UTC().Format(time.RFC3339))
 	}
 	b.WriteString("</table></body></html>\n")
 	_, err = w.Write([]byte(b.String()))

@@ -54,6 +54,11 @@ type Config struct {
 	// clients send credentials only when asked, so an anonymous client
 	// that may read but not write learns that signing in would help.
 	Challenge string
+	// InlineActiveContent serves stored files of active types (HTML, SVG,
+	// XML, JavaScript: see activeType) inline instead of as attachments.
+	// They keep X-Content-Type-Options: nosniff and
+	// Content-Security-Policy: sandbox either way.
+	InlineActiveContent bool
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -72,6 +77,7 @@ type Handler struct {
 	limits       Limits
 	proxies      []netip.Prefix
 	propfinds    propfindCache
+	inlineActive bool // serve active types inline (Config.InlineActiveContent)
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -117,6 +123,7 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		lifetime:     lifetime,
 		limits:       cfg.Limits,
 		proxies:      cfg.TrustedProxies,
+		inlineActive: cfg.InlineActiveContent,
 	}, nil
 }
 

@@ -123,7 +123,14 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // parseXML builds the element tree of body.
+//
+// What it accepts serialises as well-formed XML, alone and embedded in a
+// response (see xmlchars.go): the parts of body kept as dead properties
+// or lock owners can be written back verbatim.
 func parseXML(body []byte) (*xmlElement, error) {
+	if err := checkXMLChars(body); err != nil {
+		return nil, err
+	}
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = true
 	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
@@ -212,6 +219,9 @@ func parseXML(body []byte) (*xmlElement, error) {
 				}
 				el.attrs = append(el.attrs, xml.Attr{Name: xml.Name{Space: auri, Local: a.Name.Local}, Value: a.Value})
 			}
+			if err := checkStartTag(body[off:d.InputOffset()], t, el.attrs); err != nil {
+				return nil, err
+			}
 			if parent != nil {
 				parent.children = append(parent.children, el)
 			} else {
@@ -227,10 +237,19 @@ func parseXML(body []byte) (*xmlElement, error) {
 			el.end = d.InputOffset()
 			stack, raw = stack[:len(stack)-1], raw[:len(raw)-1]
 		case xml.CharData:
+			if raw := body[off:d.InputOffset()]; !bytes.HasPrefix(raw, []byte("<![CDATA[")) {
+				if err := checkCharRefs(raw); err != nil {
+					return nil, err
+				}
+			}
 			if len(stack) > 0 {
 				stack[len(stack)-1].text.Write(t)
 			} else if len(bytes.TrimSpace(t)) > 0 {
 				return nil, badXML("text outside the root element")
+			}
+		case xml.ProcInst:
+			if off > 0 && isBadPITarget(t.Target) {
+				return nil, badXML("processing instruction <?%s?> is reserved or not namespace-well-formed", t.Target)
 			}
 		case xml.Directive:
 			// A DOCTYPE could declare entities; there is no need for one.

@@ -145,7 +145,7 @@ func (ec exposeConfig) wrap(h http.Handler) (http.Handler, error) {
 	if ec.readTimeout > 0 || ec.writeTimeout > 0 {
 		h = processing.WithDeadlines(h, ec.readTimeout, ec.writeTimeout)
 	}
-	return h, nil
+	return refuseAmbiguous(h), nil
 }
 
 // configure sets srv's timeouts and TLS. Server.ReadTimeout and
@@ -155,13 +155,19 @@ func (ec exposeConfig) configure(srv *http.Server) {
 	srv.IdleTimeout = ec.idleTimeout
 	if ec.cert != nil {
 		srv.TLSConfig = ec.cert.tlsConfig()
+	} else {
+		srv.ConnContext = withFramedConn // see framing.go
 	}
 }
 
-// listener applies --max-conns to ln.
+// listener applies --max-conns to ln and, for plain HTTP, follows the
+// framing of the requests (framing.go).
 func (ec exposeConfig) listener(ln net.Listener) net.Listener {
 	if ec.maxConns > 0 {
-		return netutil.LimitListener(ln, ec.maxConns)
+		ln = netutil.LimitListener(ln, ec.maxConns)
+	}
+	if ec.cert == nil {
+		ln = framingListener{ln}
 	}
 	return ln
 }

@@ -71,6 +71,8 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 			Logger:         cfg.logger,
 			Limits:         cfg.expose.limits,
 			TrustedProxies: cfg.expose.trustedProxies,
+
+			InlineActiveContent: cfg.inlineActive,
 		}))
 		if err != nil {
 			return fmt.Errorf("--prefix: %w", err)

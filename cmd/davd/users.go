@@ -345,6 +345,8 @@ func usersHandler(ctx context.Context, cfg config, rs *roots, tr tracking) (http
 			Challenge:      challenge,
 			Limits:         cfg.expose.limits,
 			TrustedProxies: cfg.expose.trustedProxies,
+
+			InlineActiveContent: cfg.inlineActive,
 		}))
 	}
 	ac := auth.Config{
