@@ -13,10 +13,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -165,6 +168,8 @@ func uriPath(file string) string {
 const (
 	sqliteCorrupt  = 11
 	sqliteReadOnly = 8
+	sqliteIOErr    = 10
+	sqliteFull     = 13
 	sqliteCantOpen = 14
 	sqlitePerm     = 3
 	sqliteNotADB   = 26
@@ -189,7 +194,46 @@ func (s *sqlStore) openError(err error) error {
 	case sqliteCantOpen:
 		return fmt.Errorf("state: cannot open state file %s: check that it and its directory exist and are readable and writable: %w", s.file, err)
 	}
+	if cond := s.condition(err); cond != nil {
+		return fmt.Errorf("state: open %s: %w: %w", s.file, cond, err)
+	}
 	return fmt.Errorf("state: open %s: %w", s.file, err)
+}
+
+// condition returns ErrFull or ErrReadOnly when err, from a write, is
+// due to the file system being full or read-only, and nil otherwise.
+// SQLite reports a full disk as SQLITE_FULL and a read-only file as
+// SQLITE_READONLY, but a file system that turned read-only under an open
+// database (ext4's errors=remount-ro) only as SQLITE_IOERR, without the
+// errno: an I/O error is therefore told apart by creating (and removing)
+// a file beside the database.
+func (s *sqlStore) condition(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return ErrFull
+	case errors.Is(err, syscall.EROFS):
+		return ErrReadOnly
+	}
+	switch sqliteCode(err) {
+	case sqliteFull:
+		return ErrFull
+	case sqliteReadOnly:
+		return ErrReadOnly
+	case sqliteIOErr:
+		f, perr := os.CreateTemp(filepath.Dir(s.file), ".davd-state-probe-*")
+		if perr == nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil
+		}
+		switch {
+		case errors.Is(perr, syscall.EROFS):
+			return ErrReadOnly
+		case errors.Is(perr, syscall.ENOSPC), errors.Is(perr, syscall.EDQUOT):
+			return ErrFull
+		}
+	}
+	return nil
 }
 
 // initSQLite checks the database, creates the schema in an empty one and
@@ -356,8 +400,12 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// fail wraps an error of operation op.
+// fail wraps an error of operation op; it also wraps ErrFull or
+// ErrReadOnly when the file system is the cause.
 func (s *sqlStore) fail(op string, err error) error {
+	if cond := s.condition(err); cond != nil {
+		return fmt.Errorf("state: %s (%s): %w: %w", op, s.file, cond, err)
+	}
 	return fmt.Errorf("state: %s (%s): %w", op, s.file, err)
 }
 
