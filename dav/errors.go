@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"syscall"
 
 	"davd/storage"
+	"davd/storage/state"
 )
 
 // httpError is an error that knows the status it answers with.
@@ -42,12 +44,16 @@ func storageError(name string, err error) error {
 		return &httpError{http.StatusMethodNotAllowed, name + ": is a collection", err}
 	case errors.Is(err, storage.ErrOutsideRoot):
 		return &httpError{http.StatusForbidden, name + ": leads outside the served tree", err}
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EPERM):
+	case errors.Is(err, syscall.EROFS), errors.Is(err, state.ErrReadOnly):
+		return &httpError{http.StatusServiceUnavailable, name + ": " + reasonReadOnly, err}
+	case errors.Is(err, state.ErrFull):
+		return &httpError{http.StatusInsufficientStorage, name + ": " + reasonFull, err}
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EPERM):
 		return &httpError{http.StatusForbidden, name + ": permission denied", err}
 	case errors.Is(err, fs.ErrExist):
 		return &httpError{http.StatusMethodNotAllowed, name + ": already exists", err}
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return &httpError{http.StatusInsufficientStorage, name + ": no space left", err}
+		return &httpError{http.StatusInsufficientStorage, name + ": " + reasonFull, err}
 	case errors.Is(err, storage.ErrLoop), errors.Is(err, syscall.ELOOP):
 		return &httpError{http.StatusLoopDetected, name + ": symbolic link loop", err}
 	case errors.Is(err, syscall.ENAMETOOLONG):
@@ -56,21 +62,54 @@ func storageError(name string, err error) error {
 	return &httpError{http.StatusInternalServerError, name + ": storage error", err}
 }
 
-// writeError answers with err's status and reason as plain text. Errors
+// Reasons of the statuses a full or read-only file system answers, for
+// the files and for the state store alike: a full one is 507 (RFC 4918
+// §11.5), a read-only one 503, a condition of the server, not of the
+// request, that a client cannot mend by asking differently.
+const (
+	reasonFull     = "no space left on the server's storage"
+	reasonReadOnly = "storage is read-only"
+)
+
+// writeError answers err as writeError does and logs the answer when it
+// is a 5xx: at Error with its cause, or at Warn when nothing failed in the
+// server (the request was stopped, or a 502 for a foreign Destination).
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	he := writeError(w, err)
+	if he == nil || he.status < 500 {
+		return
+	}
+	level := slog.LevelError
+	if he.err == nil || stopped(he.err) {
+		level = slog.LevelWarn
+	}
+	h.log.LogAttrs(r.Context(), level, "request failed", slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", he.status), slog.String("reason", he.reason),
+		slog.Any("err", he.err))
+}
+
+// writeError answers with err's status and reason as plain text, and
+// returns what it answered (nil for a 423 naming locked members). Errors
 // that carry no status are internal: their text stays in the server.
-func writeError(w http.ResponseWriter, err error) {
+func writeError(w http.ResponseWriter, err error) *httpError {
 	var he *httpError
 	if !errors.As(err, &he) {
 		var locked *lockedMembers
 		if errors.As(err, &locked) {
 			locked.write(w)
-			return
+			return nil
 		}
-		he = &httpError{status: http.StatusInternalServerError, reason: "internal error", err: err}
-		if stopped(err) {
+		switch {
+		case stopped(err):
 			// The client went away (or the server is shutting down)
 			// while the state was consulted: nothing failed.
 			he = &httpError{status: http.StatusServiceUnavailable, reason: "request stopped before its end", err: err}
+		case errors.Is(err, state.ErrFull):
+			he = &httpError{status: http.StatusInsufficientStorage, reason: reasonFull, err: err}
+		case errors.Is(err, state.ErrReadOnly):
+			he = &httpError{status: http.StatusServiceUnavailable, reason: reasonReadOnly, err: err}
+		default:
+			he = &httpError{status: http.StatusInternalServerError, reason: "internal error", err: err}
 		}
 	}
 	h := w.Header()
@@ -82,4 +121,5 @@ func writeError(w http.ResponseWriter, err error) {
 	if he.status != http.StatusNoContent && he.status != http.StatusNotModified {
 		fmt.Fprintf(w, "%d %s: %s\n", he.status, http.StatusText(he.status), he.reason)
 	}
+	return he
 }

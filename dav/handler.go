@@ -198,11 +198,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	name, err := h.resourcePath(r.URL.Path)
 	if err != nil {
-		writeError(w, err)
+		h.writeError(w, r, err)
 		return
 	}
 	if h.readOnly && writeMethods[r.Method] {
-		writeError(w, errorf(http.StatusForbidden, "this server is read-only"))
+		h.writeError(w, r, errorf(http.StatusForbidden, "this server is read-only"))
 		return
 	}
 	if err := h.checkMethod(r, name); err != nil {
@@ -210,7 +210,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.limitBody(w, r); err != nil {
-		writeError(w, err)
+		h.writeError(w, r, err)
 		return
 	}
 	switch r.Method {
@@ -249,7 +249,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", h.challenge)
 		err = &httpError{status: http.StatusUnauthorized, reason: he.reason + "; sign in for more", err: he.err}
 	}
-	writeError(w, err)
+	h.writeError(w, r, err)
 }
 
 // allowAll lists every method the handler serves.

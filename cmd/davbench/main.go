@@ -64,7 +64,7 @@ func main() {
 }
 
 // The groups of rows, in the order they run; BENCH_ONLY selects some.
-var groups = []string{"propfind", "depth1", "copy", "delete", "move", "get4k", "propfind0", "emitter", "get1g", "put1g"}
+var groups = []string{"propfind", "depth1", "copy", "delete", "move", "state", "get4k", "propfind0", "emitter", "get1g", "put1g"}
 
 // config is the validated settings of one benchmark run.
 type config struct {
@@ -158,6 +158,7 @@ func (c config) wants(g string) bool { return len(c.only) == 0 || slices.Contain
 type bench struct {
 	cfg     config
 	root    string // the directory both servers serve
+	work    string // the work directory, root's parent
 	davdBin string
 	self    string // this program, for the x/net server
 	start   time.Time
@@ -225,6 +226,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 			b.progress("cleanup: %v", err)
 		}
 	}()
+	b.work = work
 	b.root = filepath.Join(work, "root")
 	if err := os.Mkdir(b.root, 0o755); err != nil {
 		return err
@@ -347,6 +349,9 @@ func (b *bench) plan(sizes []treeSpec) []step {
 	}
 	for _, t := range sizes {
 		steps = append(steps, step{"move", func(ctx context.Context) row { return b.moveRow(ctx, t) }})
+	}
+	for _, op := range []string{"DELETE", "MOVE", "COPY"} {
+		steps = append(steps, step{"state", func(ctx context.Context) row { return b.stateRow(ctx, op) }})
 	}
 	steps = append(steps,
 		step{"get4k", b.get4kRow},

@@ -13,10 +13,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -109,6 +112,12 @@ func (q *query) atOrBelow(col, p string) string {
 		" AND (" + col + " = " + q.arg(p) + " OR " + col + " >= " + q.arg(p+"/") + "))"
 }
 
+// strictlyBelow returns a condition true when col is below p, which is
+// not "/": col >= p+"/" AND col < p+"0", one range of an index on col.
+func (q *query) strictlyBelow(col, p string) string {
+	return "(" + col + " >= " + q.arg(p+"/") + " AND " + col + " < " + q.arg(p+"0") + ")"
+}
+
 // sqlStore is the Store over database/sql. The locks live in memory too
 // (locker, written through); so does the set of paths that have
 // properties, so that Props of any other path does no I/O. The process
@@ -165,6 +174,8 @@ func uriPath(file string) string {
 const (
 	sqliteCorrupt  = 11
 	sqliteReadOnly = 8
+	sqliteIOErr    = 10
+	sqliteFull     = 13
 	sqliteCantOpen = 14
 	sqlitePerm     = 3
 	sqliteNotADB   = 26
@@ -189,7 +200,46 @@ func (s *sqlStore) openError(err error) error {
 	case sqliteCantOpen:
 		return fmt.Errorf("state: cannot open state file %s: check that it and its directory exist and are readable and writable: %w", s.file, err)
 	}
+	if cond := s.condition(err); cond != nil {
+		return fmt.Errorf("state: open %s: %w: %w", s.file, cond, err)
+	}
 	return fmt.Errorf("state: open %s: %w", s.file, err)
+}
+
+// condition returns ErrFull or ErrReadOnly when err, from a write, is
+// due to the file system being full or read-only, and nil otherwise.
+// SQLite reports a full disk as SQLITE_FULL and a read-only file as
+// SQLITE_READONLY, but a file system that turned read-only under an open
+// database (ext4's errors=remount-ro) only as SQLITE_IOERR, without the
+// errno: an I/O error is therefore told apart by creating (and removing)
+// a file beside the database.
+func (s *sqlStore) condition(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return ErrFull
+	case errors.Is(err, syscall.EROFS):
+		return ErrReadOnly
+	}
+	switch sqliteCode(err) {
+	case sqliteFull:
+		return ErrFull
+	case sqliteReadOnly:
+		return ErrReadOnly
+	case sqliteIOErr:
+		f, perr := os.CreateTemp(filepath.Dir(s.file), ".davd-state-probe-*")
+		if perr == nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil
+		}
+		switch {
+		case errors.Is(perr, syscall.EROFS):
+			return ErrReadOnly
+		case errors.Is(perr, syscall.ENOSPC), errors.Is(perr, syscall.EDQUOT):
+			return ErrFull
+		}
+	}
+	return nil
 }
 
 // initSQLite checks the database, creates the schema in an empty one and
@@ -359,8 +409,12 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// fail wraps an error of operation op.
+// fail wraps an error of operation op; it also wraps ErrFull or
+// ErrReadOnly when the file system is the cause.
 func (s *sqlStore) fail(op string, err error) error {
+	if cond := s.condition(err); cond != nil {
+		return fmt.Errorf("state: %s (%s): %w: %w", op, s.file, cond, err)
+	}
 	return fmt.Errorf("state: %s (%s): %w", op, s.file, err)
 }
 
@@ -393,19 +447,30 @@ func (s *sqlStore) deleteExpired(t time.Time) *query {
 	return q.sql(`DELETE FROM locks WHERE expires_ns <> 0 AND expires_ns < `, q.arg(t.UnixNano()))
 }
 
-// haveAtOrBelow reports whether p or a path below it has properties.
-func (s *sqlStore) haveAtOrBelow(p string) bool {
+// haveAtOrBelow reports whether p or a path below it has properties: p
+// from memory, the paths below it with one query of a range of the
+// primary key, so that the cost does not grow with the whole state. wmu
+// must be held, which keeps the answer true until the caller's write.
+func (s *sqlStore) haveAtOrBelow(ctx context.Context, p string) (bool, error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if _, ok := s.have[p]; ok {
-		return true
+	_, ok := s.have[p]
+	n := len(s.have)
+	s.mu.RUnlock()
+	switch {
+	case ok:
+		return true, nil
+	case n == 0:
+		return false, nil
+	case p == "/":
+		return true, nil
 	}
-	for q := range s.have {
-		if atOrBelow(q, p) {
-			return true
-		}
+	q := s.d.q()
+	q.sql(`SELECT EXISTS (SELECT 1 FROM props WHERE `, q.strictlyBelow("path", p), `)`)
+	var has bool
+	if err := s.db.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&has); err != nil {
+		return false, err
 	}
-	return false
+	return has, nil
 }
 
 // Props returns the dead properties of path; see Store. A path without
@@ -509,21 +574,26 @@ func (s *sqlStore) CopyTree(ctx context.Context, src, dst string) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	srcHas, dstHas := s.haveAtOrBelow(src), s.haveAtOrBelow(dst)
+	srcHas, dstHas, err := s.haveBoth(ctx, src, dst)
+	if err != nil {
+		return s.fail("copy properties of "+src+" to "+dst, err)
+	}
 	if !srcHas && !dstHas {
 		return nil
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	var gone, added []string
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var err error
 		if dstHas {
-			if _, err := s.exec(ctx, tx, s.deleteProps(dst)); err != nil {
+			if gone, err = s.paths(ctx, tx, s.deleteProps(dst)); err != nil {
 				return err
 			}
 		}
 		if srcHas {
 			q := s.d.q()
 			q.sql(`INSERT INTO props (path, ns, local, xml) SELECT `, q.arg(dst), ` || `, s.d.tail("path", q.arg(len(src)+1)),
-				`, ns, local, xml FROM props WHERE `, q.atOrBelow("path", src))
-			if _, err := s.exec(ctx, tx, q); err != nil {
+				`, ns, local, xml FROM props WHERE `, q.atOrBelow("path", src), ` RETURNING path`)
+			if added, err = s.paths(ctx, tx, q); err != nil {
 				return err
 			}
 		}
@@ -532,8 +602,17 @@ func (s *sqlStore) CopyTree(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return s.fail("copy properties of "+src+" to "+dst, err)
 	}
-	s.rebaseHave(src, dst, false)
+	s.updateHave(gone, added, "", "")
 	return nil
+}
+
+// haveBoth is haveAtOrBelow of src and of dst.
+func (s *sqlStore) haveBoth(ctx context.Context, src, dst string) (srcHas, dstHas bool, err error) {
+	if srcHas, err = s.haveAtOrBelow(ctx, src); err != nil {
+		return false, false, err
+	}
+	dstHas, err = s.haveAtOrBelow(ctx, dst)
+	return srcHas, dstHas, err
 }
 
 // MoveTree moves the dead properties of the tree at src to dst with one
@@ -549,25 +628,29 @@ func (s *sqlStore) MoveTree(ctx context.Context, src, dst string) error {
 	return s.removeTree(src, func(haveLocks bool) error {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
-		srcHas, dstHas := s.haveAtOrBelow(src), s.haveAtOrBelow(dst)
+		srcHas, dstHas, err := s.haveBoth(ctx, src, dst)
+		if err != nil {
+			return s.fail("move properties of "+src+" to "+dst, err)
+		}
 		if !srcHas && !dstHas && !haveLocks {
 			return nil
 		}
-		err := s.write(ctx, func(tx *sql.Tx) error {
+		var gone, added []string
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			var err error
 			if dstHas {
-				if _, err := s.exec(ctx, tx, s.deleteProps(dst)); err != nil {
+				if gone, err = s.paths(ctx, tx, s.deleteProps(dst)); err != nil {
 					return err
 				}
 			}
 			if srcHas {
 				q := s.d.q()
 				q.sql(`UPDATE props SET path = `, q.arg(dst), ` || `, s.d.tail("path", q.arg(len(src)+1)),
-					` WHERE `, q.atOrBelow("path", src))
-				n, err := s.exec(ctx, tx, q)
-				if err != nil {
+					` WHERE `, q.atOrBelow("path", src), ` RETURNING path`)
+				if added, err = s.paths(ctx, tx, q); err != nil {
 					return err
 				}
-				s.lastMoved.Store(n)
+				s.lastMoved.Store(int64(len(added)))
 			}
 			if haveLocks {
 				if _, err := s.exec(ctx, tx, s.deleteLocks(src)); err != nil {
@@ -579,7 +662,7 @@ func (s *sqlStore) MoveTree(ctx context.Context, src, dst string) error {
 		if err != nil {
 			return s.fail("move properties of "+src+" to "+dst, err)
 		}
-		s.rebaseHave(src, dst, true)
+		s.updateHave(gone, added, src, dst)
 		return nil
 	})
 }
@@ -596,13 +679,18 @@ func (s *sqlStore) DeleteTree(ctx context.Context, path string) error {
 	return s.removeTree(path, func(haveLocks bool) error {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
-		has := s.haveAtOrBelow(path)
+		has, err := s.haveAtOrBelow(ctx, path)
+		if err != nil {
+			return s.fail("delete the state of "+path, err)
+		}
 		if !has && !haveLocks {
 			return nil
 		}
-		err := s.write(ctx, func(tx *sql.Tx) error {
+		var gone []string
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			var err error
 			if has {
-				if _, err := s.exec(ctx, tx, s.deleteProps(path)); err != nil {
+				if gone, err = s.paths(ctx, tx, s.deleteProps(path)); err != nil {
 					return err
 				}
 			}
@@ -616,21 +704,37 @@ func (s *sqlStore) DeleteTree(ctx context.Context, path string) error {
 		if err != nil {
 			return s.fail("delete the state of "+path, err)
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for q := range s.have {
-			if atOrBelow(q, path) {
-				delete(s.have, q)
-			}
-		}
+		s.updateHave(gone, nil, "", "")
 		return nil
 	})
 }
 
-// deleteProps is the statement that deletes the properties at or below p.
+// deleteProps is the statement that deletes the properties at or below p
+// and returns their paths.
 func (s *sqlStore) deleteProps(p string) *query {
 	q := s.d.q()
-	return q.sql(`DELETE FROM props WHERE `, q.atOrBelow("path", p))
+	return q.sql(`DELETE FROM props WHERE `, q.atOrBelow("path", p), ` RETURNING path`)
+}
+
+// paths runs q, a write whose RETURNING clause yields a path per changed
+// row, in tx and returns those paths (one per row: a path appears once
+// per property).
+func (s *sqlStore) paths(ctx context.Context, tx *sql.Tx, q *query) ([]string, error) {
+	s.stmts.Add(1)
+	rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // deleteLocks is the statement that deletes the locks rooted at or below p.
@@ -639,25 +743,25 @@ func (s *sqlStore) deleteLocks(p string) *query {
 	return q.sql(`DELETE FROM locks WHERE `, q.atOrBelow("root", p))
 }
 
-// rebaseHave updates the set of paths with properties after dst was given
-// the properties of src (which keeps them unless move).
-func (s *sqlStore) rebaseHave(src, dst string, move bool) {
+// updateHave updates the set of paths with properties after a committed
+// write that removed every property of the paths gone and gave the paths
+// added properties. When movedFrom is set, the added paths were moved from
+// there to movedTo, and their old paths lost their properties. The cost is
+// that of the rows the write changed, whatever the size of the set.
+func (s *sqlStore) updateHave(gone, added []string, movedFrom, movedTo string) {
+	if len(gone) == 0 && len(added) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var moved []string
-	for p := range s.have {
-		switch {
-		case atOrBelow(p, dst):
-			delete(s.have, p)
-		case atOrBelow(p, src):
-			moved = append(moved, rebase(p, src, dst))
-			if move {
-				delete(s.have, p)
-			}
-		}
+	for _, p := range gone {
+		delete(s.have, p)
 	}
-	for _, p := range moved {
+	for _, p := range added {
 		s.have[p] = struct{}{}
+		if movedFrom != "" {
+			delete(s.have, rebase(p, movedTo, movedFrom))
+		}
 	}
 }
 

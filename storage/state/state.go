@@ -27,6 +27,13 @@ var (
 	// ErrCorrupt means the state file exists but cannot be trusted. It is
 	// never recreated silently: the operator must act.
 	ErrCorrupt = errors.New("state: state file is corrupt")
+	// ErrFull means a change could not be stored because the state
+	// file's file system (or its quota) is full. Nothing was changed.
+	ErrFull = errors.New("state: no space left for the state file")
+	// ErrReadOnly means a change could not be stored because the state
+	// file or its file system has become read-only. Nothing was changed;
+	// reads still work.
+	ErrReadOnly = errors.New("state: state file is read-only")
 )
 
 // Property is one dead property.
