@@ -60,6 +60,13 @@ func (l LatencyFs) Rename(oldname, newname string) error {
 // Stat delays, then describes.
 func (l LatencyFs) Stat(name string) (os.FileInfo, error) { l.wait(); return l.Fs.Stat(name) }
 
+// LstatIfPossible delays, then describes a symbolic link as itself when
+// the wrapped backend can (afero.Lstater).
+func (l LatencyFs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	l.wait()
+	return lstat(l.Fs, name)
+}
+
 // Chmod delays, then changes the mode.
 func (l LatencyFs) Chmod(name string, mode os.FileMode) error {
 	l.wait()

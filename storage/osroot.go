@@ -22,7 +22,10 @@ type RootFs struct {
 	root *os.Root
 }
 
-var _ afero.Fs = (*RootFs)(nil)
+var (
+	_ afero.Fs      = (*RootFs)(nil)
+	_ afero.Lstater = (*RootFs)(nil)
+)
 
 // NewRootFs opens dir as the root of a RootFs.
 func NewRootFs(dir string) (*RootFs, error) {
@@ -110,6 +113,14 @@ func (r *RootFs) Rename(oldname, newname string) error {
 
 // Stat describes the named file, following symbolic links inside the root.
 func (r *RootFs) Stat(name string) (os.FileInfo, error) { return r.statErr(r.root.Stat(rel(name))) }
+
+// LstatIfPossible describes the named file itself: a symbolic link as a
+// link, not what it points at (afero.Lstater). The components before the
+// last are resolved inside the root, as for Stat.
+func (r *RootFs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	fi, err := r.statErr(r.root.Lstat(rel(name)))
+	return fi, true, err
+}
 
 func (r *RootFs) statErr(fi os.FileInfo, err error) (os.FileInfo, error) {
 	if err != nil {
