@@ -90,7 +90,7 @@ func Open(raw string, readOnly bool) (*Backend, error) {
 		}
 		b.Fs, b.Dir, b.closer, b.Description = rfs, abs, rfs, "directory "+abs
 	case "mem":
-		b.Fs, b.Description = afero.NewMemMapFs(), "in-memory tree"
+		b.Fs, b.Description = NewMemFs(), "in-memory tree"
 	default:
 		return nil, fmt.Errorf("storage: unknown scheme %q in %q (use file:///dir, a directory path, or mem://)", scheme, raw)
 	}
