@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/afero"
@@ -29,6 +30,7 @@ type Backend struct {
 	base     afero.Fs
 	latency  time.Duration
 	readOnly bool
+	probing  atomic.Bool // a Probe waits on the storage
 }
 
 // FileSystem returns the WebDAV view of the backend.

@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
 		"version", version())
-	adm.serve(tr.ops, cfg.logger)
+	adm.serve(tr.ops, backend, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
