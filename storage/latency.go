@@ -57,6 +57,13 @@ func (l LatencyFs) Rename(oldname, newname string) error {
 	return l.Fs.Rename(oldname, newname)
 }
 
+// RenameNoReplace delays, then renames unless newname exists, in one step
+// where the wrapped backend can.
+func (l LatencyFs) RenameNoReplace(oldname, newname string) error {
+	l.wait()
+	return renameNoReplace(l.Fs, oldname, newname)
+}
+
 // Stat delays, then describes.
 func (l LatencyFs) Stat(name string) (os.FileInfo, error) { l.wait(); return l.Fs.Stat(name) }
 
