@@ -42,11 +42,14 @@ type WriteResult struct {
 }
 
 // WriteAtomic replaces the content of the file name with everything read
-// from body. The bytes go to a hidden temporary file beside the target,
-// which is synced and renamed over the target only once body has been read
-// to its end. Until then, and whenever anything fails, the old content stays
-// untouched and the temporary file is removed, so readers see either the
-// old resource or the new one, never a part of it.
+// from body. The bytes go to a file no client can see (an unnamed
+// O_TMPFILE file on directory storage on Linux, else a hidden temporary
+// file beside the target), which is synced and given the target's name
+// only once body has been read to its end. Until then, and whenever
+// anything fails, the old content stays untouched and the new file is
+// discarded, so readers see either the old resource or the new one, never
+// a part of it; a server killed half way leaves no file behind (or, for
+// a temporary name, one SweepReserved removes).
 //
 // expect, when not negative, is the length the client announced: content
 // of another length is refused.
@@ -74,16 +77,16 @@ func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reade
 		return res, &os.PathError{Op: "write", Path: name, Err: ErrNoParent}
 	}
 
-	tmp := path.Join(dir, TempName())
-	file, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	up, err := f.createUpload(name, perm, !res.Created)
 	if err != nil {
 		return res, err
 	}
+	file := up.File
 	committed := false
 	defer func() {
 		if !committed {
 			file.Close()
-			f.fs.Remove(tmp)
+			up.abandon()
 		}
 	}()
 	src := &bodyReader{r: body}
@@ -100,18 +103,20 @@ func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reade
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("write %s: %w", name, err)
 	}
-	// Sync before rename: after a crash the name must not point at a file
-	// whose blocks never reached the disk.
+	// Sync before naming it: after a crash the name must not point at a
+	// file whose blocks never reached the disk.
 	if err := file.Sync(); err != nil {
 		return res, fmt.Errorf("write %s: sync: %w", name, err)
 	}
-	if err := file.Close(); err != nil {
-		return res, fmt.Errorf("write %s: close: %w", name, err)
-	}
-	if err := f.fs.Rename(tmp, name); err != nil {
+	// Named while still open: an unnamed file is named through its
+	// descriptor.
+	if err := up.commit(); err != nil {
 		return res, fmt.Errorf("write %s: %w", name, err)
 	}
 	committed = true
+	if err := file.Close(); err != nil {
+		return res, fmt.Errorf("write %s: close: %w", name, err)
+	}
 	res.Info, err = f.fs.Stat(name)
 	return res, err
 }

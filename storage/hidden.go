@@ -112,18 +112,22 @@ func (c *rootCollection) createUnnamed(name string, perm os.FileMode) (hiddenFil
 	}
 	f := os.NewFile(uintptr(fd), name)
 	return hiddenFile{
-		File: f,
-		publish: func() error {
-			// linkat of the descriptor itself (AT_EMPTY_PATH) needs
-			// CAP_DAC_READ_SEARCH; through /proc it needs nothing.
-			err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dir, name, unix.AT_SYMLINK_FOLLOW)
-			if err != nil {
-				return &os.PathError{Op: "linkat", Path: name, Err: err}
-			}
-			return nil
-		},
+		File:    f,
+		publish: func() error { return linkUnnamed(fd, dir, name) },
 		abandon: func() {}, // closing it frees it
 	}, nil
+}
+
+// linkUnnamed gives the unnamed file fd the name name in directory dir,
+// failing if the name exists.
+func linkUnnamed(fd, dir int, name string) error {
+	// linkat of the descriptor itself (AT_EMPTY_PATH) needs
+	// CAP_DAC_READ_SEARCH; through /proc it needs nothing.
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dir, name, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return &os.PathError{Op: "linkat", Path: name, Err: err}
+	}
+	return nil
 }
 
 // dirFd returns a descriptor of the collection's directory, opened once.
