@@ -1,6 +1,7 @@
 package processing
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,12 +12,13 @@ import (
 //
 //	GET /operations  the slow operations running, as JSON
 //	GET /metrics     Prometheus text metrics
-//	GET /healthz     200 while serving, 503 once draining reports true
+//	GET /healthz     200 while serving; 503 once draining reports true, or
+//	                 while healthy (when not nil) reports an error
 //
 // It belongs on a listener of its own, apart from the WebDAV tree, so
 // that it can be bound to localhost or a private network and is never
 // confused with a resource path.
-func (r *Registry) AdminHandler(draining func() bool) http.Handler {
+func (r *Registry) AdminHandler(draining func() bool, healthy func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /operations", func(w http.ResponseWriter, _ *http.Request) {
 		list := r.Operations()
@@ -35,13 +37,20 @@ func (r *Registry) AdminHandler(draining func() bool) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		r.WriteMetrics(w)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if draining() {
 			// A load balancer stops sending new requests here.
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "shutting down")
 			return
+		}
+		if healthy != nil {
+			if err := healthy(req.Context()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, err)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ok")
 	})

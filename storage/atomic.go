@@ -56,7 +56,9 @@ func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reade
 }
 
 // StagedWrite is new content that has arrived completely and reached the
-// disk under a hidden name beside its target, waiting to replace it. A
+// disk in a file no client can see (an unnamed O_TMPFILE file on directory
+// storage on Linux, else a hidden temporary name beside the target; see
+// createUpload), waiting to replace its target. A
 // caller that must check something at the last moment (the WebDAV locks
 // of a PUT, re-checked once the upload has arrived) does so between
 // StageWrite and Commit. Exactly one of Commit and Abort takes effect;
@@ -64,12 +66,13 @@ func (f *FileSystem) WriteAtomic(ctx context.Context, name string, body io.Reade
 type StagedWrite struct {
 	f    *FileSystem
 	name string
-	tmp  string // "" once committed or abandoned
+	up   upload // open until committed or abandoned
+	done bool
 	size int64
 }
 
-// StageWrite reads body to its end into a hidden temporary file beside
-// name and syncs it. Until Commit, and whenever anything fails, the old
+// StageWrite reads body to its end into a file no client can see and
+// syncs it. Until Commit, and whenever anything fails, the old
 // content stays untouched and readers see the old resource; a failed
 // stage leaves nothing behind.
 func (f *FileSystem) StageWrite(ctx context.Context, name string, body io.Reader, perm os.FileMode, expect int64) (*StagedWrite, error) {
@@ -80,21 +83,22 @@ func (f *FileSystem) StageWrite(ctx context.Context, name string, body io.Reader
 	if name == "/" {
 		return nil, &os.PathError{Op: "write", Path: name, Err: ErrIsCollection}
 	}
-	if fi, _, err := f.target(name); err != nil {
+	fi, created, err := f.target(name)
+	if err != nil {
 		return nil, err
 	} else if fi != nil {
 		perm = fi.Mode().Perm() // a replaced file keeps its permissions
 	}
-	tmp := path.Join(path.Dir(name), TempName())
-	file, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	up, err := f.createUpload(name, perm, !created)
 	if err != nil {
 		return nil, err
 	}
+	file := up.File
 	staged := false
 	defer func() {
 		if !staged {
 			file.Close()
-			f.fs.Remove(tmp)
+			up.abandon()
 		}
 	}()
 	src := &bodyReader{r: body}
@@ -116,13 +120,8 @@ func (f *FileSystem) StageWrite(ctx context.Context, name string, body io.Reader
 	if err := file.Sync(); err != nil {
 		return nil, fmt.Errorf("write %s: sync: %w", name, err)
 	}
-	if err := file.Close(); err != nil {
-		f.fs.Remove(tmp)
-		staged = true // closed and removed: nothing left to undo
-		return nil, fmt.Errorf("write %s: close: %w", name, err)
-	}
 	staged = true
-	return &StagedWrite{f: f, name: name, tmp: tmp, size: size}, nil
+	return &StagedWrite{f: f, name: name, up: up, size: size}, nil
 }
 
 // target describes what a write of name would replace: nil when nothing
@@ -148,7 +147,7 @@ func (f *FileSystem) target(name string) (os.FileInfo, bool, error) {
 // The target is looked at again first: it may have become a collection, or
 // lost its parent, while the content arrived.
 func (s *StagedWrite) Commit(ctx context.Context) (WriteResult, error) {
-	if s.tmp == "" {
+	if s.done {
 		return WriteResult{}, fmt.Errorf("write %s: %w", s.name, os.ErrClosed)
 	}
 	var res WriteResult
@@ -157,11 +156,16 @@ func (s *StagedWrite) Commit(ctx context.Context) (WriteResult, error) {
 		s.Abort()
 		return res, err
 	}
-	if err := s.f.fs.Rename(s.tmp, s.name); err != nil {
+	// Named while still open: an unnamed file is named through its
+	// descriptor.
+	if err := s.up.commit(); err != nil {
 		s.Abort()
 		return res, fmt.Errorf("write %s: %w", s.name, err)
 	}
-	s.tmp = ""
+	s.done = true
+	if err := s.up.File.Close(); err != nil {
+		return res, fmt.Errorf("write %s: close: %w", s.name, err)
+	}
 	res.Size = s.size
 	res.Info, err = s.f.fs.Stat(s.name)
 	return res, err
@@ -169,9 +173,10 @@ func (s *StagedWrite) Commit(ctx context.Context) (WriteResult, error) {
 
 // Abort removes the staged content, unless it was committed.
 func (s *StagedWrite) Abort() {
-	if s.tmp != "" {
-		s.f.fs.Remove(s.tmp)
-		s.tmp = ""
+	if !s.done {
+		s.done = true
+		s.up.File.Close()
+		s.up.abandon()
 	}
 }
 

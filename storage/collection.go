@@ -25,6 +25,8 @@ type collection interface {
 	removeAll(name string) error
 	// rename renames a member, replacing a file named newName.
 	rename(oldName, newName string) error
+	// renameNoReplace renames a member, failing if newName exists.
+	renameNoReplace(oldName, newName string) error
 	// stat follows a symbolic link, which must stay inside the storage.
 	stat(name string) (os.FileInfo, error)
 	// sub opens the member collection name.
@@ -81,6 +83,13 @@ func (c *rootCollection) remove(name string) error { return mapErr(c.r.Remove(na
 func (c *rootCollection) rename(oldName, newName string) error {
 	return mapErr(c.r.Rename(oldName, newName))
 }
+func (c *rootCollection) renameNoReplace(oldName, newName string) error {
+	dir, err := c.dirFd()
+	if err != nil {
+		return err
+	}
+	return renameatNoReplace(dir, oldName, dir, newName)
+}
 func (c *rootCollection) removeAll(name string) error { return mapErr(c.r.RemoveAll(name)) }
 
 func (c *rootCollection) stat(name string) (os.FileInfo, error) {
@@ -125,6 +134,9 @@ func (c pathCollection) mkdir(name string, perm os.FileMode) error {
 func (c pathCollection) remove(name string) error { return c.fs.Remove(c.join(name)) }
 func (c pathCollection) rename(oldName, newName string) error {
 	return c.fs.Rename(c.join(oldName), c.join(newName))
+}
+func (c pathCollection) renameNoReplace(oldName, newName string) error {
+	return renameNoReplace(c.fs, c.join(oldName), c.join(newName))
 }
 func (c pathCollection) removeAll(name string) error { return c.fs.RemoveAll(c.join(name)) }
 func (c pathCollection) stat(name string) (os.FileInfo, error) {

@@ -42,7 +42,9 @@ func createHidden(c collection, name string, perm os.FileMode) (hiddenFile, erro
 }
 
 // createTemporary is the portable way: a reserved temporary name, renamed
-// into place after the target has been claimed exclusively.
+// to name once complete by a rename that fails if name exists. Until then
+// no client sees the file, and a crash leaves only the reserved name,
+// which SweepReserved removes.
 func createTemporary(c collection, name string, perm os.FileMode) (hiddenFile, error) {
 	tmp := TempName()
 	f, err := c.create(tmp, perm)
@@ -50,21 +52,46 @@ func createTemporary(c collection, name string, perm os.FileMode) (hiddenFile, e
 		return hiddenFile{}, hide(err)
 	}
 	return hiddenFile{
-		File: f,
-		publish: func() error {
-			claim, err := c.create(name, perm)
-			if err != nil {
-				return hide(err)
-			}
-			claim.Close()
-			if err := c.rename(tmp, name); err != nil {
-				c.remove(name)
-				return hide(err)
-			}
-			return nil
-		},
+		File:    f,
+		publish: func() error { return hide(c.renameNoReplace(tmp, name)) },
 		abandon: func() { c.remove(tmp) },
 	}, nil
+}
+
+// noReplacer is a backend that renames without replacing in one step.
+type noReplacer interface {
+	RenameNoReplace(oldname, newname string) error
+}
+
+// renameNoReplace renames oldname to newname unless newname exists, in
+// one step where fs can (RootFs, MemFs, LatencyFs over either). Elsewhere
+// the check and the rename are two steps, and a resource created between
+// them by someone else is replaced.
+func renameNoReplace(fs afero.Fs, oldname, newname string) error {
+	if r, ok := fs.(noReplacer); ok {
+		return r.RenameNoReplace(oldname, newname)
+	}
+	if _, _, err := lstat(fs, newname); err == nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: os.ErrExist}
+	}
+	return fs.Rename(oldname, newname)
+}
+
+// renameatNoReplace renames oldName in directory oldDir to newName in
+// newDir unless newName exists: renameat2(RENAME_NOREPLACE), or where the
+// filesystem lacks it, a hard link (which never replaces) and the removal
+// of the old name.
+func renameatNoReplace(oldDir int, oldName string, newDir int, newName string) error {
+	err := unix.Renameat2(oldDir, oldName, newDir, newName, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		if err = unix.Linkat(oldDir, oldName, newDir, newName, 0); err == nil {
+			unix.Unlinkat(oldDir, oldName, 0)
+		}
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldName, New: newName, Err: err}
+	}
+	return nil
 }
 
 // errNoTmpfile means the filesystem cannot make unnamed files.
@@ -85,18 +112,22 @@ func (c *rootCollection) createUnnamed(name string, perm os.FileMode) (hiddenFil
 	}
 	f := os.NewFile(uintptr(fd), name)
 	return hiddenFile{
-		File: f,
-		publish: func() error {
-			// linkat of the descriptor itself (AT_EMPTY_PATH) needs
-			// CAP_DAC_READ_SEARCH; through /proc it needs nothing.
-			err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dir, name, unix.AT_SYMLINK_FOLLOW)
-			if err != nil {
-				return &os.PathError{Op: "linkat", Path: name, Err: err}
-			}
-			return nil
-		},
+		File:    f,
+		publish: func() error { return linkUnnamed(fd, dir, name) },
 		abandon: func() {}, // closing it frees it
 	}, nil
+}
+
+// linkUnnamed gives the unnamed file fd the name name in directory dir,
+// failing if the name exists.
+func linkUnnamed(fd, dir int, name string) error {
+	// linkat of the descriptor itself (AT_EMPTY_PATH) needs
+	// CAP_DAC_READ_SEARCH; through /proc it needs nothing.
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dir, name, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return &os.PathError{Op: "linkat", Path: name, Err: err}
+	}
+	return nil
 }
 
 // dirFd returns a descriptor of the collection's directory, opened once.

@@ -57,8 +57,22 @@ func (l LatencyFs) Rename(oldname, newname string) error {
 	return l.Fs.Rename(oldname, newname)
 }
 
+// RenameNoReplace delays, then renames unless newname exists, in one step
+// where the wrapped backend can.
+func (l LatencyFs) RenameNoReplace(oldname, newname string) error {
+	l.wait()
+	return renameNoReplace(l.Fs, oldname, newname)
+}
+
 // Stat delays, then describes.
 func (l LatencyFs) Stat(name string) (os.FileInfo, error) { l.wait(); return l.Fs.Stat(name) }
+
+// LstatIfPossible delays, then describes a symbolic link as itself when
+// the wrapped backend can (afero.Lstater).
+func (l LatencyFs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	l.wait()
+	return lstat(l.Fs, name)
+}
 
 // Chmod delays, then changes the mode.
 func (l LatencyFs) Chmod(name string, mode os.FileMode) error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -22,7 +23,10 @@ type RootFs struct {
 	root *os.Root
 }
 
-var _ afero.Fs = (*RootFs)(nil)
+var (
+	_ afero.Fs      = (*RootFs)(nil)
+	_ afero.Lstater = (*RootFs)(nil)
+)
 
 // NewRootFs opens dir as the root of a RootFs.
 func NewRootFs(dir string) (*RootFs, error) {
@@ -108,8 +112,42 @@ func (r *RootFs) Rename(oldname, newname string) error {
 	return mapErr(r.root.Rename(rel(oldname), rel(newname)))
 }
 
+// RenameNoReplace renames oldname to newname unless newname exists, in
+// one step (renameat2 with RENAME_NOREPLACE) between the two parent
+// directories, each opened inside the root.
+func (r *RootFs) RenameNoReplace(oldname, newname string) error {
+	oldDir, err := r.openDir(path.Dir(rel(oldname)))
+	if err != nil {
+		return err
+	}
+	defer oldDir.Close()
+	newDir, err := r.openDir(path.Dir(rel(newname)))
+	if err != nil {
+		return err
+	}
+	defer newDir.Close()
+	return renameatNoReplace(int(oldDir.Fd()), path.Base(rel(oldname)), int(newDir.Fd()), path.Base(rel(newname)))
+}
+
+// openDir opens directory name (relative, cleaned) of the root.
+func (r *RootFs) openDir(name string) (*os.File, error) {
+	f, err := r.root.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return f, nil
+}
+
 // Stat describes the named file, following symbolic links inside the root.
 func (r *RootFs) Stat(name string) (os.FileInfo, error) { return r.statErr(r.root.Stat(rel(name))) }
+
+// LstatIfPossible describes the named file itself: a symbolic link as a
+// link, not what it points at (afero.Lstater). The components before the
+// last are resolved inside the root, as for Stat.
+func (r *RootFs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	fi, err := r.statErr(r.root.Lstat(rel(name)))
+	return fi, true, err
+}
 
 func (r *RootFs) statErr(fi os.FileInfo, err error) (os.FileInfo, error) {
 	if err != nil {

@@ -22,7 +22,7 @@ func backends(t *testing.T) map[string]afero.Fs {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rfs.Close() })
-	return map[string]afero.Fs{"root": rfs, "mem": afero.NewMemMapFs()}
+	return map[string]afero.Fs{"root": rfs, "mem": NewMemFs()}
 }
 
 func TestRootFsConfinement(t *testing.T) {
@@ -184,7 +184,7 @@ func TestOpenURL(t *testing.T) {
 			}
 		}},
 		{url: "mem://", check: func(t *testing.T, b *Backend) {
-			if _, ok := b.Fs.(*afero.MemMapFs); !ok {
+			if _, ok := b.Fs.(*MemFs); !ok {
 				t.Errorf("mem:// gave %T", b.Fs)
 			}
 		}},

@@ -6,8 +6,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-
-	"github.com/spf13/afero"
 )
 
 // CleanSubDir checks a sub-directory name given in configuration ("alice",
@@ -54,12 +52,12 @@ func (b *Backend) Sub(dir string) (*Backend, error) {
 		}
 		sub.Fs, sub.Dir, sub.closer = rfs, filepath.Join(b.Dir, filepath.FromSlash(clean)), rfs
 		sub.Description = "directory " + sub.Dir
-	case *afero.MemMapFs:
+	case *MemFs:
 		// Memory has no symbolic links, so a base path confines it.
 		if err := base.MkdirAll("/"+clean, 0o755); err != nil {
 			return nil, fmt.Errorf("storage: sub-directory %s: %w", clean, err)
 		}
-		sub.Fs, sub.Description = afero.NewBasePathFs(base, "/"+clean), "in-memory tree /"+clean
+		sub.Fs, sub.Description = base.sub("/"+clean), "in-memory tree /"+clean
 	default:
 		return nil, fmt.Errorf("storage: %s has no sub-directories", b.Description)
 	}

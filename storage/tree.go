@@ -87,8 +87,22 @@ type renamed struct {
 
 func (r renamed) Name() string { return r.name }
 
+// lstat describes name itself, a symbolic link as a link, where fs can
+// tell links apart (afero.Lstater), and reports whether it could.
+func lstat(fs afero.Fs, name string) (os.FileInfo, bool, error) {
+	if l, ok := fs.(afero.Lstater); ok {
+		return l.LstatIfPossible(name)
+	}
+	fi, err := fs.Stat(name)
+	return fi, false, err
+}
+
+// isLink reports whether fi describes a symbolic link.
+func isLink(fi os.FileInfo) bool { return fi.Mode()&os.ModeSymlink != 0 }
+
 // RemoveTree removes name and everything below it, members before their
-// collection. A member that cannot be removed is reported to visit and
+// collection. A symbolic link, at the top as below it, is removed as a
+// link: what it points at is never touched, whatever it is. A member that cannot be removed is reported to visit and
 // keeps its ancestors in place; the rest is removed. Subtrees are removed
 // by up to GOMAXPROCS goroutines, but visit is called by one at a time.
 // The returned error is non-nil only when the operation as a whole could
@@ -101,9 +115,23 @@ func (f *FileSystem) RemoveTree(ctx context.Context, name string, visit Visit) e
 	if name == "/" {
 		return &os.PathError{Op: "remove", Path: name, Err: os.ErrPermission}
 	}
-	fi, err := f.fs.Stat(name)
+	fi, _, err := lstat(f.fs, name)
 	if err != nil {
 		return hide(err)
+	}
+	if isLink(fi) {
+		// Reported as what it shows clients, as its state is keyed by
+		// the paths seen through it.
+		isDir := false
+		if target, err := f.fs.Stat(name); err == nil {
+			isDir = target.IsDir()
+		}
+		if err := f.fs.Remove(name); err != nil {
+			visit("", isDir, 0, hide(err))
+			return nil
+		}
+		visit("", isDir, 0, nil)
+		return nil
 	}
 	w := f.newTreeWork(ctx, visit)
 	if fi.IsDir() {
@@ -345,7 +373,9 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 	if err := f.checkParent("copy", dst); err != nil {
 		return err
 	}
-	if _, err := f.fs.Stat(dst); err == nil {
+	// Lstat: a dangling symbolic link is there too, and is never
+	// written through.
+	if _, _, err := lstat(f.fs, dst); err == nil {
 		return &os.PathError{Op: "copy", Path: dst, Err: os.ErrExist}
 	}
 	if !fi.IsDir() {

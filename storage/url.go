@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/afero"
@@ -29,6 +30,7 @@ type Backend struct {
 	base     afero.Fs
 	latency  time.Duration
 	readOnly bool
+	probing  atomic.Bool // a Probe waits on the storage
 }
 
 // FileSystem returns the WebDAV view of the backend.
@@ -90,7 +92,7 @@ func Open(raw string, readOnly bool) (*Backend, error) {
 		}
 		b.Fs, b.Dir, b.closer, b.Description = rfs, abs, rfs, "directory "+abs
 	case "mem":
-		b.Fs, b.Description = afero.NewMemMapFs(), "in-memory tree"
+		b.Fs, b.Description = NewMemFs(), "in-memory tree"
 	default:
 		return nil, fmt.Errorf("storage: unknown scheme %q in %q (use file:///dir, a directory path, or mem://)", scheme, raw)
 	}

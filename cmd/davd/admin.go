@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"davd/processing"
+	"davd/storage"
 )
 
 // admin is the listener of processing.Registry.AdminHandler. It keeps
@@ -38,13 +39,24 @@ func listenAdmin(addr string) (*admin, error) {
 	return &admin{ln: ln}, nil
 }
 
-// serve starts answering, from the operations and metrics of ops.
-func (a *admin) serve(ops *processing.Registry, logger *slog.Logger) {
+// probeTimeout is how long /healthz waits for the storage to describe its
+// top before it answers 503.
+const probeTimeout = 2 * time.Second
+
+// serve starts answering, from the operations and metrics of ops; /healthz
+// also probes the storage.
+func (a *admin) serve(ops *processing.Registry, backend *storage.Backend, logger *slog.Logger) {
 	if a == nil {
 		return
 	}
 	a.srv = &http.Server{
-		Handler:           ops.AdminHandler(a.draining.Load),
+		Handler: ops.AdminHandler(a.draining.Load, func(ctx context.Context) error {
+			if err := backend.Probe(ctx, probeTimeout); err != nil {
+				logger.Warn("health check failed", "err", err)
+				return err
+			}
+			return nil
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"davd/dav"
 	"davd/processing"
@@ -22,6 +23,30 @@ func defaultState(b *storage.Backend) string {
 		return "memory:"
 	}
 	return "sqlite://" + filepath.Join(b.Dir, storage.ReservedName, "state.db")
+}
+
+// sweepReserved removes, in the background, the temporary files and
+// parked trees a crash left in directory storage (see
+// storage.FileSystem.SweepReserved), and returns a function that waits
+// for it; it stops when ctx is cancelled. Memory storage starts empty and
+// read-only storage is not touched.
+func sweepReserved(ctx context.Context, b *storage.Backend, cfg config) (wait func()) {
+	if b.Dir == "" || cfg.readOnly {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		n, err := b.FileSystem().SweepReserved(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			cfg.logger.Warn("sweep of temporary files failed", "removed", n, "err", err)
+		case n > 0:
+			cfg.logger.Info("temporary files left by a crash removed", "removed", n, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}()
+	return func() { <-done }
 }
 
 // serve runs the server until ctx is cancelled, then shuts down gracefully:
@@ -45,6 +70,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return err
 	}
 	defer backend.Close()
+	defer sweepReserved(ctx, backend, cfg)() // stopped and waited for before the backend closes
 	stateURL := cfg.state
 	if stateURL == "" {
 		stateURL = defaultState(backend)
@@ -108,7 +134,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
 		"version", version())
-	adm.serve(tr.ops, cfg.logger)
+	adm.serve(tr.ops, backend, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}

@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"errors"
+	"os"
+	"path"
+	"sync"
+
+	"github.com/spf13/afero"
+)
+
+// An upload (WriteAtomic) must leave nothing behind when the server dies
+// half way: on directory storage on Linux its content goes to an
+// O_TMPFILE file, which has no name until it is complete, and which the
+// kernel frees with the process. Elsewhere (memory, the latency wrapper,
+// filesystems without O_TMPFILE) it goes to a reserved temporary name,
+// which SweepReserved removes after a crash.
+
+// upload is a file being written for WriteAtomic.
+type upload struct {
+	afero.File
+	// commit names the complete file, replacing what is there. The file
+	// must still be open.
+	commit func() error
+	// abandon discards an uncommitted upload, after Close.
+	abandon func()
+}
+
+// createUpload opens a new file that commit will make name (a cleaned
+// path whose parent is a collection). exists tells whether name is there
+// now: a new name is then linked in one step, without a rename.
+func (f *FileSystem) createUpload(name string, perm os.FileMode, exists bool) (upload, error) {
+	dir, base := path.Dir(name), path.Base(name)
+	if _, ok := f.fs.(*RootFs); ok && procFdWorks() {
+		up, err := f.createUnnamedUpload(dir, base, perm, exists)
+		if !errors.Is(err, errNoTmpfile) {
+			return up, err
+		}
+	}
+	tmp := path.Join(dir, TempName())
+	file, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return upload{}, err
+	}
+	return upload{
+		File:    file,
+		commit:  func() error { return f.fs.Rename(tmp, name) },
+		abandon: func() { f.fs.Remove(tmp) },
+	}, nil
+}
+
+// createUnnamedUpload is createUpload with an O_TMPFILE file in dir. It
+// fails with errNoTmpfile where the filesystem has none.
+func (f *FileSystem) createUnnamedUpload(dir, name string, perm os.FileMode, exists bool) (upload, error) {
+	c, err := f.openCollection(dir)
+	if err != nil {
+		return upload{}, err
+	}
+	rc, ok := c.(*rootCollection)
+	if !ok {
+		c.close()
+		return upload{}, errNoTmpfile
+	}
+	h, err := rc.createUnnamed(name, perm)
+	if err != nil {
+		c.close()
+		return upload{}, err
+	}
+	fd := int(h.File.(*os.File).Fd())
+	release := sync.OnceFunc(func() { c.close() })
+	return upload{
+		File: h.File,
+		commit: func() error {
+			defer release()
+			if !exists {
+				err := h.publish()
+				if err == nil || !errors.Is(err, os.ErrExist) {
+					return err
+				}
+				// Created meanwhile: replace it like any other.
+			}
+			// linkat never replaces: link under a reserved name, then
+			// rename over the old file, which is atomic. Only a crash
+			// between the two leaves the reserved name behind.
+			dirFd, err := rc.dirFd()
+			if err != nil {
+				return err
+			}
+			tmp := TempName()
+			if err := linkUnnamed(fd, dirFd, tmp); err != nil {
+				return err
+			}
+			if err := rc.rename(tmp, name); err != nil {
+				rc.remove(tmp)
+				return err
+			}
+			return nil
+		},
+		abandon: release, // closing the file freed it
+	}, nil
+}
