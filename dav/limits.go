@@ -2,12 +2,17 @@ package dav
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path"
 	"strconv"
+	"strings"
+	"time"
+
+	"davd/storage/state"
 )
 
 // DefaultMaxXMLBody is the XML request body limit when Limits.MaxXMLBody is
@@ -28,6 +33,101 @@ type Limits struct {
 	// the propfind-finite-depth precondition (RFC 4918 §9.1). 0 means no
 	// limit.
 	MaxPropfindEntries int
+
+	// MaxLockOwner is the largest DAV:owner element a LOCK may store, in
+	// bytes; a larger one is refused with 413. 0 means no limit.
+	MaxLockOwner int
+	// MaxLocksPerResource is the most live locks rooted at one resource,
+	// and MaxLocksPerUser the most one user holds (all anonymous clients
+	// together are one user); a LOCK beyond either is refused with 507.
+	// The store counts and inserts in one step, so concurrent LOCKs cannot
+	// pass them. 0 means no limit.
+	MaxLocksPerResource int
+	MaxLocksPerUser     int
+	// MaxLockTimeout is the longest lock granted: a LOCK (or refresh)
+	// asking for Infinite or longer gets this timeout, and its response
+	// says so. 0 means no limit.
+	MaxLockTimeout time.Duration
+	// MaxPropertySize is the largest dead property element PROPPATCH may
+	// store, in bytes; a larger one is refused with 413. 0 means no limit.
+	MaxPropertySize int
+	// MaxDeadBytes is the most bytes of dead properties one resource may
+	// hold; a PROPPATCH that would pass it (and grow the resource's
+	// properties) is refused with 507. 0 means no limit.
+	MaxDeadBytes int64
+}
+
+// lockCaps are the counts CreateLock must keep to.
+func (l Limits) lockCaps() state.LockCaps {
+	return state.LockCaps{PerRoot: l.MaxLocksPerResource, PerUser: l.MaxLocksPerUser}
+}
+
+// lockTimeout reads a Timeout header and caps it at MaxLockTimeout;
+// Infinite (0) becomes MaxLockTimeout too.
+func (h *Handler) lockTimeout(hdr string) (time.Duration, error) {
+	d, err := parseTimeout(hdr)
+	if max := h.limits.MaxLockTimeout; err == nil && max > 0 && (d == 0 || d > max) {
+		d = max
+	}
+	return d, err
+}
+
+// checkLockOwner refuses a DAV:owner element larger than MaxLockOwner.
+func (h *Handler) checkLockOwner(owner string) error {
+	if max := h.limits.MaxLockOwner; max > 0 && len(owner) > max {
+		return errorf(http.StatusRequestEntityTooLarge, "the DAV:owner element of %d bytes is larger than the limit of %d bytes; no lock was created", len(owner), max)
+	}
+	return nil
+}
+
+// tooManyLocks answers a LOCK refused by the store's caps.
+func tooManyLocks(href string, err error) error {
+	return &httpError{status: http.StatusInsufficientStorage,
+		reason: href + ": " + strings.TrimPrefix(err.Error(), "state: ") + "; no lock was created", err: err}
+}
+
+// checkDeadProps refuses a PROPPATCH that sets a property larger than
+// MaxPropertySize (413), or that would leave name with more than
+// MaxDeadBytes of dead properties and more than it had (507): a patch that
+// does not grow them always passes, so that state stored before the limit
+// can be cleaned up. The check and the write are separate steps, so
+// concurrent PROPPATCHes of one resource can pass MaxDeadBytes by at most
+// their own sizes.
+func (h *Handler) checkDeadProps(ctx context.Context, href, name string, set []state.Property, remove []xml.Name) error {
+	for _, p := range set {
+		if max := h.limits.MaxPropertySize; max > 0 && len(p.XML) > max {
+			return errorf(http.StatusRequestEntityTooLarge, "property {%s}%s of %d bytes is larger than the limit of %d bytes; nothing was changed",
+				p.Name.Space, p.Name.Local, len(p.XML), max)
+		}
+	}
+	max := h.limits.MaxDeadBytes
+	if max <= 0 || len(set) == 0 {
+		return nil
+	}
+	have, err := h.state.Props(ctx, name)
+	if err != nil {
+		return err
+	}
+	changed := make(map[xml.Name]bool, len(set)+len(remove))
+	var before, after int64
+	for _, p := range set {
+		changed[p.Name] = true
+		after += int64(len(p.XML))
+	}
+	for _, n := range remove {
+		changed[n] = true
+	}
+	for _, p := range have {
+		before += int64(len(p.XML))
+		if !changed[p.Name] {
+			after += int64(len(p.XML))
+		}
+	}
+	if after > max && after > before {
+		return errorf(http.StatusInsufficientStorage, "%s: its dead properties would take %d bytes, more than the limit of %d bytes per resource; nothing was changed",
+			href, after, max)
+	}
+	return nil
 }
 
 func (l Limits) xmlBody() int64 {

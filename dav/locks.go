@@ -261,7 +261,7 @@ func parseTimeout(hdr string) (time.Duration, error) {
 // serveLock creates or refreshes a lock (RFC 4918 §9.10).
 func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string) error {
 	ctx := r.Context()
-	timeout, err := parseTimeout(r.Header.Get("Timeout"))
+	timeout, err := h.lockTimeout(r.Header.Get("Timeout"))
 	if err != nil {
 		return err
 	}
@@ -273,6 +273,9 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 		return h.refreshLock(w, r, name, timeout)
 	}
 	li, err := parseLockinfo(body, root)
+	if err == nil {
+		err = h.checkLockOwner(li.owner)
+	}
 	if err != nil {
 		return err
 	}
@@ -306,8 +309,11 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, name string)
 	progress.SetTotal(1, 0)
 	lock, err := h.state.CreateLock(ctx, state.Lock{
 		Root: name, Deep: deep, Shared: li.shared,
-		Owner: li.owner, Timeout: timeout, User: UserFrom(ctx),
+		Owner: li.owner, Timeout: timeout, User: UserFrom(ctx), Caps: h.limits.lockCaps(),
 	})
+	if errors.Is(err, state.ErrTooManyLocks) {
+		return tooManyLocks(r.URL.Path, err)
+	}
 	var conflict *state.ConflictError
 	if errors.As(err, &conflict) {
 		return h.lockConflict(w, conflict)

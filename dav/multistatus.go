@@ -15,11 +15,18 @@ import (
 // they are produced, so memory stays flat however many resources a
 // PROPFIND or COPY covers; the keep-alive writer underneath flushes at
 // least every processing interval so that the stream never goes silent.
+//
+// Several goroutines may write (PROPFIND's listers stream large responses
+// themselves, see streamResponse); each write is one or more complete
+// response elements, or the pieces of one response written under mu, so
+// responses never interleave.
 type multistatus struct {
 	w    *processing.KeepAlive
-	buf  []byte  // the response being built, reused
+	buf  []byte  // the response being built, reused; the request goroutine's
 	bufp *[]byte // where buf came from in msBuffers
-	err  error
+
+	mu  sync.Mutex // held for one write, or for all the pieces of one response
+	err error      // the first write error; guarded by mu
 }
 
 // startMultistatus opens a 207 body; the status is committed when the
@@ -36,10 +43,30 @@ func startMultistatus(w http.ResponseWriter, keepAlive time.Duration) *multistat
 
 // flushResponse hands the finished element in ms.buf to the stream.
 func (ms *multistatus) flushResponse() {
-	if ms.err == nil {
-		_, ms.err = ms.w.Write(ms.buf)
-	}
+	ms.writeUnit(ms.buf)
 	ms.buf = ms.buf[:0]
+}
+
+// failed returns the first write error: the client went away.
+func (ms *multistatus) failed() error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.err
+}
+
+// streamResponse gives f the stream to itself: f writes one response in
+// pieces through write, and no other response can come between them.
+// Memory then stays bounded by the largest piece, not the response.
+func (ms *multistatus) streamResponse(f func(write func([]byte) error)) error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	f(func(b []byte) error {
+		if ms.err == nil && len(b) > 0 {
+			_, ms.err = ms.w.Write(b)
+		}
+		return ms.err
+	})
+	return ms.err
 }
 
 // status writes a response that carries only a status for href, as COPY,
@@ -67,6 +94,8 @@ func appendStatusResponse(b []byte, href string, code int, condition string) []b
 
 // writeUnit hands a run of complete response elements to the stream.
 func (ms *multistatus) writeUnit(b []byte) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
 	if ms.err == nil {
 		_, ms.err = ms.w.Write(b)
 	}
@@ -81,6 +110,8 @@ func (ms *multistatus) close() error {
 		msBuffers.Put(ms.bufp)
 	}
 	ms.buf, ms.bufp = nil, nil
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
 	if err := ms.w.Close(); ms.err == nil {
 		ms.err = err
 	}

@@ -115,8 +115,8 @@ func (p *propfindWalk) run(ctx context.Context, name string, fi os.FileInfo, dep
 	var err error
 	p.ms.buf, err = p.formatOne(ctx, p.ms.buf, name, fi)
 	p.ms.flushResponse()
-	if err != nil || p.ms.err != nil || !fi.IsDir() || depth == depthZero {
-		return errors.Join(err, p.ms.err)
+	if msErr := p.ms.failed(); err != nil || msErr != nil || !fi.IsDir() || depth == depthZero {
+		return errors.Join(err, msErr)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -124,10 +124,10 @@ func (p *propfindWalk) run(ctx context.Context, name string, fi os.FileInfo, dep
 	for b := range l.batches {
 		p.ms.writeUnit(*b)
 		bodies.Put(b)
-		if p.ms.err != nil { // the client went away
+		if err := p.ms.failed(); err != nil { // the client went away
 			cancel()
 			l.drain()
-			return p.ms.err
+			return err
 		}
 		if p.limit > 0 && p.n.Load() > p.limit {
 			cancel()
@@ -170,5 +170,17 @@ func (p *propfindWalk) formatOne(ctx context.Context, b []byte, name string, fi 
 		return appendStatusResponse(b, res.href, http.StatusInternalServerError, ""), err
 	}
 	p.progress.AddResource(res.href)
-	return p.h.appendResponse(b, &res, p.req), nil
+	if res.stateSize() <= bigState {
+		return p.h.appendResponse(b, &res, p.req), nil
+	}
+	// Large stored state: the responses already in b go out, then this
+	// one a piece at a time, with the stream held so that no other
+	// response comes between its pieces. Listers call this too.
+	err := p.ms.streamResponse(func(write func([]byte) error) {
+		rw := respWriter{b: b, write: write}
+		p.h.writeResponse(&rw, &res, p.req)
+		write(rw.b)
+		b = rw.b[:0]
+	})
+	return b, err
 }

@@ -116,6 +116,9 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, name st
 			}
 			status[n] = http.StatusOK
 		}
+		if err := h.checkDeadProps(ctx, r.URL.Path, name, set, remove); err != nil {
+			return err
+		}
 		if err := h.state.PatchProps(ctx, name, set, remove); err != nil {
 			return err
 		}

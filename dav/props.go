@@ -226,46 +226,122 @@ func wants(names []xml.Name, local string) bool {
 	return false
 }
 
+// flushAt is how much of a streamed response is built before it is
+// written out.
+const flushAt = 32 << 10
+
+// bigState is the stored state (dead properties and lock owners) beyond
+// which a resource's response is streamed a piece at a time instead of
+// being built whole: memory per request then stays bounded by flushAt
+// plus the largest single property or lock, whatever a resource stores,
+// even state written before the limits existed.
+const bigState = 64 << 10
+
+// stateSize is about how many bytes res's stored state adds to its
+// response.
+func (res *resource) stateSize() int {
+	n := 0
+	for _, p := range res.dead {
+		n += len(p.XML)
+	}
+	for _, l := range res.locks {
+		n += len(l.Owner) + len(l.Root) + 300 // the activelock's own markup
+	}
+	return n
+}
+
+// respWriter builds response XML. With write set, the buffer is handed
+// to write whenever it passes flushAt between two properties (or two
+// locks), and a large dead property goes out without being copied, so
+// that the buffer never holds more than flushAt and one small piece.
+// Without write, the buffer holds the whole response.
+type respWriter struct {
+	b     []byte
+	write func([]byte) error // nil: build the whole response in b
+}
+
+// piece marks the end of a property: the buffer may go out now.
+func (rw *respWriter) piece() {
+	if rw.write != nil && len(rw.b) >= flushAt {
+		rw.write(rw.b) // an error stays in the stream, which drops the rest
+		rw.b = rw.b[:0]
+	}
+}
+
+// raw appends a complete property element, written as it is when it is
+// large and the response is streamed.
+func (rw *respWriter) raw(x []byte) {
+	if rw.write == nil || len(x) < flushAt {
+		rw.b = append(rw.b, x...)
+		rw.piece()
+		return
+	}
+	rw.write(rw.b)
+	rw.b = rw.b[:0]
+	rw.write(x)
+}
+
 // appendResponse appends res's DAV:response element for req to b.
 func (h *Handler) appendResponse(b []byte, res *resource, req propfindRequest) []byte {
-	b = append(b, "<D:response><D:href>"...)
+	rw := respWriter{b: b}
+	h.writeResponse(&rw, res, req)
+	return rw.b
+}
+
+// writeResponse writes res's DAV:response element for req to rw, a
+// property at a time.
+func (h *Handler) writeResponse(rw *respWriter, res *resource, req propfindRequest) {
+	b := append(rw.b, "<D:response><D:href>"...)
 	b = appendEscaped(b, res.href)
 	b = append(b, "</D:href><D:propstat><D:prop>"...)
+	rw.b = b
 	var missing []xml.Name
 	switch req.mode {
 	case findPropName:
 		for _, local := range allpropOrder {
-			if _, ok := liveProps[local].value(h, res, nil); ok && deadProp(res, nsDAV, local) == nil {
-				b = appendEmpty(b, xml.Name{Space: nsDAV, Local: local})
+			// lockdiscovery always applies: its value, which holds
+			// every lock owner, need not be built to know it.
+			if local != "lockdiscovery" {
+				if _, ok := liveProps[local].value(h, res, nil); !ok {
+					continue
+				}
+			}
+			if deadProp(res, nsDAV, local) == nil {
+				rw.b = appendEmpty(rw.b, xml.Name{Space: nsDAV, Local: local})
 			}
 		}
 		for _, p := range res.dead {
-			b = appendEmpty(b, p.Name)
+			rw.b = appendEmpty(rw.b, p.Name)
+			rw.piece()
 		}
 	case findAllProp:
 		for _, local := range allpropOrder {
 			if deadProp(res, nsDAV, local) == nil {
-				b = h.appendLive(b, res, local)
+				h.writeLive(rw, res, local)
 			}
 		}
 		for _, p := range res.dead {
-			b = append(b, p.XML...)
+			rw.raw(p.XML)
 		}
 		for _, n := range req.names { // DAV:include
 			if n.Space == nsDAV && !liveProps[n.Local].allprop && liveProps[n.Local].value != nil {
-				b = h.appendLive(b, res, n.Local)
+				h.writeLive(rw, res, n.Local)
 			}
 		}
 	case findNamed:
 		for _, n := range req.names {
 			if p := deadProp(res, n.Space, n.Local); p != nil {
-				b = append(b, p.XML...)
+				rw.raw(p.XML)
 				continue
 			}
 			if n.Space == nsDAV {
+				if n.Local == "lockdiscovery" {
+					h.writeLockDiscoveryProp(rw, res)
+					continue
+				}
 				if lp, ok := liveProps[n.Local]; ok {
 					if v, ok := lp.value(h, res, nil); ok {
-						b = appendLiveValue(b, n.Local, v)
+						rw.b = appendLiveValue(rw.b, n.Local, v)
 						continue
 					}
 				}
@@ -273,7 +349,7 @@ func (h *Handler) appendResponse(b []byte, res *resource, req propfindRequest) [
 			missing = append(missing, n)
 		}
 	}
-	b = append(b, "</D:prop>"...)
+	b = append(rw.b, "</D:prop>"...)
 	b = appendStatus(b, http.StatusOK)
 	b = append(b, "</D:propstat>"...)
 	if len(missing) > 0 {
@@ -285,7 +361,32 @@ func (h *Handler) appendResponse(b []byte, res *resource, req propfindRequest) [
 		b = appendStatus(b, http.StatusNotFound)
 		b = append(b, "</D:propstat>"...)
 	}
-	return append(b, "</D:response>"...)
+	rw.b = append(b, "</D:response>"...)
+}
+
+// writeLive writes a live property if it applies to res; lockdiscovery
+// goes out a lock at a time.
+func (h *Handler) writeLive(rw *respWriter, res *resource, local string) {
+	if local == "lockdiscovery" {
+		h.writeLockDiscoveryProp(rw, res)
+		return
+	}
+	rw.b = h.appendLive(rw.b, res, local)
+}
+
+// writeLockDiscoveryProp writes the DAV:lockdiscovery property of res, a
+// lock at a time: each activelock carries its client's DAV:owner.
+func (h *Handler) writeLockDiscoveryProp(rw *respWriter, res *resource) {
+	if len(res.locks) == 0 {
+		rw.b = append(rw.b, "<D:lockdiscovery/>"...)
+		return
+	}
+	rw.b = append(rw.b, "<D:lockdiscovery>"...)
+	for _, l := range res.locks {
+		rw.b = h.appendActiveLock(rw.b, l)
+		rw.piece()
+	}
+	rw.b = append(rw.b, "</D:lockdiscovery>"...)
 }
 
 // appendLive appends a live property if it applies to res.

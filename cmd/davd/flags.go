@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -42,6 +43,12 @@ func serveFlags() []cli.Flag {
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-auth-failures", Value: 10, Usage: "failed sign-ins from one address (IPv6: one /64) before it gets 429 for the rest of --auth-failure-window (0 = never)", EnvVars: env("max-auth-failures")}),
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "auth-failure-window", Value: 5 * time.Minute, Usage: "window, from an address's first failed sign-in, in which --max-auth-failures are counted", EnvVars: env("auth-failure-window")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-lock-owner", Value: "4KiB", Usage: "largest DAV:owner element a LOCK may store; beyond it 413 (0 = no limit)", EnvVars: env("max-lock-owner")}),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-locks-per-resource", Value: 16, Usage: "most live locks on one resource; beyond it LOCK gets 507 (0 = no limit)", EnvVars: env("max-locks-per-resource")}),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-locks-per-user", Value: 1000, Usage: "most live locks one user holds, all anonymous clients counting as one; beyond it LOCK gets 507 (0 = no limit)", EnvVars: env("max-locks-per-user")}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "max-lock-timeout", Value: 7 * 24 * time.Hour, Usage: "longest lock granted: Infinite and longer requests get this, and the response says so (0 = no limit)", EnvVars: env("max-lock-timeout")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-property-size", Value: "64KiB", Usage: "largest dead property element PROPPATCH may store; beyond it 413 (0 = no limit)", EnvVars: env("max-property-size")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-dead-bytes", Value: "1MiB", Usage: "most bytes of dead properties per resource; a PROPPATCH past it gets 507 (0 = no limit)", EnvVars: env("max-dead-bytes")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("log-format")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("log-level")}),
 	}, exposeFlags()...)
@@ -165,6 +172,9 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	if cfg.expose, err = exposeFrom(c); err != nil {
 		return cfg, err
 	}
+	if err := stateLimits(c, &cfg.expose.limits); err != nil {
+		return cfg, err
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
@@ -180,4 +190,38 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--log-format %q: use text or json", c.String("log-format"))
 	}
 	return cfg, nil
+}
+
+// stateLimits reads the flags that bound what clients can make the server
+// store, and so keep in memory: lock owners, lock counts and timeouts, and
+// dead properties.
+func stateLimits(c *cli.Context, l *dav.Limits) error {
+	var err error
+	var owner, propSize int64
+	if owner, err = parseSize(c.String("max-lock-owner")); err != nil {
+		return fmt.Errorf("--max-lock-owner: %w", err)
+	}
+	if propSize, err = parseSize(c.String("max-property-size")); err != nil {
+		return fmt.Errorf("--max-property-size: %w", err)
+	}
+	if l.MaxDeadBytes, err = parseSize(c.String("max-dead-bytes")); err != nil {
+		return fmt.Errorf("--max-dead-bytes: %w", err)
+	}
+	if owner > math.MaxInt32 || propSize > math.MaxInt32 {
+		return errors.New("--max-lock-owner and --max-property-size must be below 2GiB")
+	}
+	l.MaxLockOwner, l.MaxPropertySize = int(owner), int(propSize)
+	l.MaxLocksPerResource, l.MaxLocksPerUser = c.Int("max-locks-per-resource"), c.Int("max-locks-per-user")
+	for _, n := range []struct {
+		name string
+		val  int
+	}{{"max-locks-per-resource", l.MaxLocksPerResource}, {"max-locks-per-user", l.MaxLocksPerUser}} {
+		if n.val < 0 {
+			return fmt.Errorf("--%s must be 0 (no limit) or more (got %d)", n.name, n.val)
+		}
+	}
+	if l.MaxLockTimeout = c.Duration("max-lock-timeout"); l.MaxLockTimeout < 0 {
+		return fmt.Errorf("--max-lock-timeout must not be negative (got %s)", l.MaxLockTimeout)
+	}
+	return nil
 }

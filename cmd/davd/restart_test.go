@@ -31,7 +31,7 @@ func request(t *testing.T, method, url string, hdr map[string]string, body strin
 func TestStateSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	base, stop := launchDavd(t, dir)
+	base, stop := launchDavd(t, "--max-lock-timeout", "0", dir) // Infinite locks must survive
 	request(t, "PUT", base+"/doc.txt", nil, "v1")
 	resp, _ := request(t, "PROPPATCH", base+"/doc.txt", nil,
 		`<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:author xml:lang="en">Ada</Z:author></D:prop></D:set></D:propertyupdate>`)
@@ -49,7 +49,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ".davd", "state.db")); err != nil {
 		t.Fatalf("state file: %v", err)
 	}
-	base = startDavd(t, dir)
+	base = startDavd(t, "--max-lock-timeout", "0", dir)
 	_, body := request(t, "PROPFIND", base+"/doc.txt", map[string]string{"Depth": "0"}, "")
 	for _, want := range []string{`xmlns:Z="urn:z" xml:lang="en">Ada</Z:author>`, token, "<D:timeout>Infinite</D:timeout>", "ada</D:owner>"} {
 		if !strings.Contains(body, want) {

@@ -34,10 +34,17 @@ type lockPersister interface {
 // locker is the lock table both Stores share: every live lock in memory,
 // guarded by a mutex, optionally written through to a lockPersister.
 // Reads never do I/O. It provides the lock methods of Store.
+//
+// The table is bounded by the callers' LockCaps: with PerUser set, it
+// holds at most PerUser locks per user (the anonymous user included), each
+// as large as its Owner, which the caller bounds. Locks loaded at open
+// from an older state file are kept as they were, whatever their size,
+// until they expire or are removed.
 type locker struct {
 	mu      sync.RWMutex
 	byToken map[string]Lock
 	byRoot  map[string]map[string]struct{} // root → tokens
+	byUser  map[string]int                 // user → number of locks
 	persist lockPersister                  // nil: memory only
 	closed  atomic.Bool
 	paths   pathlock.Manager // the path locks of Store.Acquire
@@ -49,6 +56,7 @@ func newLocker(p lockPersister) *locker {
 	return &locker{
 		byToken: map[string]Lock{},
 		byRoot:  map[string]map[string]struct{}{},
+		byUser:  map[string]int{},
 		persist: p,
 	}
 }
@@ -142,6 +150,7 @@ func (lt *locker) add(l Lock) {
 		lt.byRoot[l.Root] = set
 	}
 	set[l.Token] = struct{}{}
+	lt.byUser[l.User]++
 }
 
 // remove takes the lock with token out of the table; mu must be held.
@@ -155,6 +164,9 @@ func (lt *locker) remove(token string) {
 	delete(set, token)
 	if len(set) == 0 {
 		delete(lt.byRoot, l.Root)
+	}
+	if lt.byUser[l.User]--; lt.byUser[l.User] <= 0 {
+		delete(lt.byUser, l.User)
 	}
 }
 
@@ -231,9 +243,16 @@ func (lt *locker) CreateLock(ctx context.Context, l Lock) (Lock, error) {
 		return Lock{}, err
 	}
 	l.Token, l.Created, l.Expires = newToken(), t, exp
+	caps := l.Caps
+	l.Caps = LockCaps{}
 
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
+	// Expired locks do not count against the caps.
+	lt.purge(t)
+	if err := lt.withinCaps(l, caps); err != nil {
+		return Lock{}, err
+	}
 	var in []Lock
 	cands := lt.covering(l.Root, t)
 	if l.Deep {
@@ -252,9 +271,20 @@ func (lt *locker) CreateLock(ctx context.Context, l Lock) (Lock, error) {
 			return Lock{}, err
 		}
 	}
-	lt.purge(t)
 	lt.add(l)
 	return l, nil
+}
+
+// withinCaps fails with ErrTooManyLocks when adding l would pass caps;
+// mu must be held.
+func (lt *locker) withinCaps(l Lock, caps LockCaps) error {
+	if n := len(lt.byRoot[l.Root]); caps.PerRoot > 0 && n >= caps.PerRoot {
+		return fmt.Errorf("%w: the resource already has %d locks, the most allowed", ErrTooManyLocks, n)
+	}
+	if n := lt.byUser[l.User]; caps.PerUser > 0 && n >= caps.PerUser {
+		return fmt.Errorf("%w: the user already holds %d locks, the most allowed", ErrTooManyLocks, n)
+	}
+	return nil
 }
 
 // RefreshLock restarts the timeout of a lock; see Store.

@@ -34,6 +34,9 @@ var (
 	// file or its file system has become read-only. Nothing was changed;
 	// reads still work.
 	ErrReadOnly = errors.New("state: state file is read-only")
+	// ErrTooManyLocks means CreateLock would pass one of the new lock's
+	// Caps; nothing was stored.
+	ErrTooManyLocks = errors.New("state: too many locks")
 )
 
 // Property is one dead property.
@@ -69,6 +72,20 @@ type Lock struct {
 	Expires time.Time
 	// Created is when the lock was made.
 	Created time.Time
+	// Caps bound CreateLock. They belong to the request only: they are
+	// never stored, and are zero in every Lock a Store returns.
+	Caps LockCaps
+}
+
+// LockCaps bound the live locks CreateLock lets exist, so that the lock
+// table, which Stores keep in memory, stays bounded. Zero means no limit.
+type LockCaps struct {
+	// PerRoot is the most live locks rooted at one path (shared locks;
+	// there is only ever one exclusive lock).
+	PerRoot int
+	// PerUser is the most live locks one User may hold; "" is a user
+	// too, so every anonymous client shares one count.
+	PerUser int
 }
 
 // ConflictError is returned with ErrLocked and names the locks in the way.
@@ -109,6 +126,8 @@ type Store interface {
 	// *ConflictError (ErrLocked) when an existing lock's scope overlaps
 	// the new one's and either is exclusive. Scopes overlap when the roots
 	// are equal, or one root is below the other and the upper lock is Deep.
+	// It fails with ErrTooManyLocks when the lock would pass l.Caps; the
+	// count and the insert are one atomic step.
 	CreateLock(ctx context.Context, l Lock) (Lock, error)
 	// RefreshLock restarts the timeout of a lock, with a new timeout.
 	RefreshLock(ctx context.Context, token string, timeout time.Duration) (Lock, error)
