@@ -231,8 +231,9 @@ func (s *sqlStore) Intents(ctx context.Context) ([]Intent, error) {
 	return out, nil
 }
 
-// StatePaths walks the paths with state at or below root, from memory;
-// see Store.
+// StatePaths walks the paths with state at or below root; see Store. The
+// paths below root come from one range query of the primary key: the
+// cost follows the subtree, not the whole state.
 func (s *sqlStore) StatePaths(ctx context.Context, root string, fn func(string) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -240,14 +241,38 @@ func (s *sqlStore) StatePaths(ctx context.Context, root string, fn func(string) 
 	if err := checkPath(root); err != nil {
 		return err
 	}
-	s.mu.RLock()
 	var props []string
-	for p := range s.have {
-		if atOrBelow(p, root) {
+	s.mu.RLock()
+	_, here := s.have[root]
+	n := len(s.have)
+	if root == "/" {
+		for p := range s.have {
 			props = append(props, p)
 		}
 	}
 	s.mu.RUnlock()
+	if here && root != "/" {
+		props = append(props, root)
+	}
+	if n > 0 && root != "/" {
+		q := s.d.q()
+		q.sql(`SELECT DISTINCT path FROM props WHERE `, q.strictlyBelow("path", root))
+		rows, err := s.db.QueryContext(ctx, q.b.String(), q.args...)
+		if err != nil {
+			return s.fail("list the state below "+root, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				return s.fail("list the state below "+root, err)
+			}
+			props = append(props, p)
+		}
+		if err := rows.Err(); err != nil {
+			return s.fail("list the state below "+root, err)
+		}
+	}
 	return walkPaths(props, s.lockRoots(root), fn)
 }
 
