@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -182,19 +183,31 @@ func (s *StagedWrite) Abort() {
 
 // CreateExclusive creates name as an empty file only if nothing exists
 // there; created is false, with no error, when something does. It never
-// truncates or replaces (a LOCK of an unmapped URL racing a PUT must not
-// wipe what the PUT stored).
+// truncates or replaces a resource (a LOCK of an unmapped URL racing a PUT
+// must not wipe what the PUT stored). A dangling symbolic link is not a
+// resource (clients get 404 for it): it is replaced by the new file, as a
+// link, its target untouched.
 func (f *FileSystem) CreateExclusive(ctx context.Context, name string, perm os.FileMode) (created bool, err error) {
 	name, err = clean("create", name)
 	if err != nil {
 		return false, err
 	}
-	if err := f.checkParent("create", name); err != nil {
+	switch fi, _, err := f.target(name); {
+	case errors.Is(err, ErrIsCollection):
+		return false, nil
+	case err != nil:
 		return false, err
+	case fi != nil:
+		return false, nil
 	}
 	file, err := f.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, os.ErrExist) {
-		return false, nil
+		if _, serr := f.fs.Stat(name); !errors.Is(serr, os.ErrNotExist) {
+			return false, nil // created meanwhile
+		}
+		// A dangling link: the rename of an empty upload replaces it.
+		_, err := f.WriteAtomic(ctx, name, strings.NewReader(""), perm, 0)
+		return err == nil, err
 	}
 	if err != nil {
 		return false, err

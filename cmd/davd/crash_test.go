@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,9 @@ func (c *crashable) kill() {
 	c.cmd.Process.Kill()
 	<-c.done
 }
+
+// lockedMember is locked before each crash.
+const lockedMember = "/src/d1/f3"
 
 var originProp = regexp.MustCompile(`<(?:\w+:)?origin[^>/]*>([^<]*)</`)
 
@@ -151,7 +155,7 @@ func TestCrashKeepsStateInStep(t *testing.T) {
 	for _, op := range ops {
 		t.Run(op.method, func(t *testing.T) {
 			t.Parallel()
-			interrupted := 0
+			interrupted, outcomes := 0, map[string]int{}
 			for trial := range trials {
 				dir := t.TempDir()
 				d := spawnDavd(t, dir)
@@ -163,6 +167,14 @@ func TestCrashKeepsStateInStep(t *testing.T) {
 				if op.method != "DELETE" {
 					hdr["Destination"] = d.base + "/dst"
 				}
+				// A locked member: its lock must go with it, and only
+				// with it.
+				resp, _ := request(t, "LOCK", d.base+lockedMember, map[string]string{"Depth": "0"},
+					`<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("LOCK = %d", resp.StatusCode)
+				}
+				hdr["If"] = "<" + d.base + lockedMember + "> (" + resp.Header.Get("Lock-Token") + ")"
 				finished := make(chan int, 1)
 				go func() {
 					req, _ := http.NewRequest(op.method, d.base+"/src", nil)
@@ -184,15 +196,15 @@ func TestCrashKeepsStateInStep(t *testing.T) {
 					interrupted++
 				}
 				d = spawnDavd(t, dir)
-				checkCrashState(t, d.base, dir, op.method, names, trial)
+				outcomes[checkCrashState(t, d.base, dir, op.method, names, trial)]++
 				d.kill()
 			}
-			t.Logf("%s: %d of %d trials killed before the answer", op.method, interrupted, trials)
+			t.Logf("%s: %d of %d trials killed before the answer; tree after restart: %v", op.method, interrupted, trials, outcomes)
 		})
 	}
 }
 
-func checkCrashState(t *testing.T, base, dir, method string, names []string, trial int) {
+func checkCrashState(t *testing.T, base, dir, method string, names []string, trial int) string {
 	t.Helper()
 	var gone []string
 	kinds := map[string]int{} // for MOVE: what /dst holds
@@ -216,6 +228,12 @@ func checkCrashState(t *testing.T, base, dir, method string, names []string, tri
 	if method != "COPY" && len(kinds) > 1 {
 		t.Errorf("trial %d, MOVE: /dst mixes the old and the new resource: %v", trial, kinds)
 	}
+	if !slices.Contains(gone, lockedMember) {
+		// Still there: still locked.
+		if resp, _ := request(t, "PUT", base+lockedMember, nil, "x"); resp.StatusCode != http.StatusLocked {
+			t.Errorf("trial %d, %s: PUT without the token of %s, still there, = %d, want 423", trial, method, lockedMember, resp.StatusCode)
+		}
+	}
 	for _, name := range gone {
 		// A resource created where one was removed inherits nothing.
 		if resp, body := request(t, "PUT", base+name, nil, "probe"); resp.StatusCode/100 != 2 {
@@ -229,6 +247,19 @@ func checkCrashState(t *testing.T, base, dir, method string, names []string, tri
 			t.Errorf("trial %d, %s: %s, created after it was removed, inherited property %q", trial, method, name, got)
 		}
 	}
+	srcGone := 0
+	for _, name := range gone {
+		if strings.HasPrefix(name, "/src/") {
+			srcGone++
+		}
+	}
+	outcome := "partial"
+	switch {
+	case srcGone == 0 && (method != "COPY" || kinds["/dst"] == 36):
+		outcome = "untouched"
+	case srcGone == 36 || (method == "COPY" && kinds["/src"] == 36):
+		outcome = "complete"
+	}
 	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
 		if err == nil && e.Name() != ".davd" && strings.HasPrefix(e.Name(), ".davd") {
 			t.Errorf("trial %d, %s: reserved entry left behind: %s", trial, method, p)
@@ -238,4 +269,5 @@ func checkCrashState(t *testing.T, base, dir, method string, names []string, tri
 		}
 		return nil
 	})
+	return outcome
 }
