@@ -18,13 +18,20 @@ import (
 // dirServer serves a fresh directory through os.Root with cfg.
 func dirServer(t *testing.T, cfg Config) (dir, base string) {
 	t.Helper()
-	dir = t.TempDir()
+	dir, rfs := tempRoot(t)
+	return dir, testServer(t, rfs, cfg).URL
+}
+
+// tempRoot opens a fresh directory through os.Root.
+func tempRoot(t *testing.T) (string, *storage.RootFs) {
+	t.Helper()
+	dir := t.TempDir()
 	rfs, err := storage.NewRootFs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rfs.Close() })
-	return dir, testServer(t, rfs, cfg).URL
+	return dir, rfs
 }
 
 // names lists dir, hidden temporary files included.

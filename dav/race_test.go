@@ -165,12 +165,7 @@ func TestRaceMovesOntoOneDestination(t *testing.T) {
 // they do on slow storage.
 func slowDirServer(t *testing.T, delay time.Duration) (dir, base string) {
 	t.Helper()
-	dir = t.TempDir()
-	rfs, err := storage.NewRootFs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rfs.Close() })
+	dir, rfs := tempRoot(t)
 	return dir, testServer(t, storage.LatencyFs{Fs: rfs, Delay: delay}, Config{}).URL
 }
 
