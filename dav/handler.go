@@ -50,9 +50,11 @@ type Config struct {
 	// with the same rights: give each its own Handler.
 	Permissions *Permissions
 	// Challenge, when set, is the WWW-Authenticate value sent with a 401
-	// instead of a 403 when Permissions refuse a request that has no user:
-	// clients send credentials only when asked, so an anonymous client
-	// that may read but not write learns that signing in would help.
+	// instead of a 403 when Permissions refuse a request that has no user,
+	// and instead of a 404 when such a request names nothing: clients
+	// send credentials only when asked, so an anonymous client that may
+	// read but not write, or that looks for something in a user's tree,
+	// learns that signing in would help.
 	Challenge string
 	// InlineActiveContent serves stored files of active types (HTML, SVG,
 	// XML, JavaScript: see activeType) inline instead of as attachments.
@@ -241,11 +243,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refuse answers err; a permission refusal of an anonymous request
-// becomes a 401 challenge when the handler has one.
+// refuse answers err. When the handler has a challenge, a permission
+// refusal or a 404 of a request without a user becomes a 401 with it:
+// signing in may give the rights, or a tree that has the resource.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
-	if h.challenge != "" && UserFrom(r.Context()) == "" && errors.As(err, &he) && errors.Is(he.err, errPermission) {
+	if h.challenge != "" && UserFrom(r.Context()) == "" && errors.As(err, &he) &&
+		(errors.Is(he.err, errPermission) || he.status == http.StatusNotFound) {
 		w.Header().Set("WWW-Authenticate", h.challenge)
 		err = &httpError{status: http.StatusUnauthorized, reason: he.reason + "; sign in for more", err: he.err}
 	}

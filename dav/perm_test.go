@@ -285,8 +285,9 @@ func TestLockTokensBelongToTheirUser(t *testing.T) {
 }
 
 // TestChallengeAnonymous: with a Challenge, an anonymous request refused
-// by permissions gets 401 and the challenge, so that the client asks for
-// credentials; a signed-in user, and other refusals, still get 403.
+// by permissions, or for something its tree lacks, gets 401 and the
+// challenge, so that the client asks for credentials; a signed-in user,
+// and other refusals, still get 403 (or 404).
 func TestChallengeAnonymous(t *testing.T) {
 	t.Parallel()
 	fs := afero.NewMemMapFs()
@@ -299,6 +300,8 @@ func TestChallengeAnonymous(t *testing.T) {
 		{name: "anonymous write", method: "PUT", path: "/f", hdr: anon, body: "x", status: 401, header: [2]string{"WWW-Authenticate", ch}},
 		{name: "anonymous delete", method: "DELETE", path: "/f", hdr: anon, status: 401, contains: "sign in"},
 		{name: "user write", method: "PUT", path: "/f", hdr: map[string]string{"X-User": "u"}, body: "x", status: 403},
+		{name: "anonymous missing", method: "GET", path: "/missing", hdr: anon, status: 401, header: [2]string{"WWW-Authenticate", ch}},
+		{name: "user missing", method: "GET", path: "/missing", hdr: map[string]string{"X-User": "u"}, status: 404},
 	})
 	ro := userServer(t, fs, nil, Config{Challenge: ch, ReadOnly: true})
 	if got := do(t, "PUT", ro.URL+"/f", nil, "x"); got.status != 403 || got.header.Get("WWW-Authenticate") != "" {

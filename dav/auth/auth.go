@@ -7,6 +7,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +64,11 @@ type Config struct {
 	// (see dav.ClientAddr): behind a proxy, failures are then counted per
 	// client instead of against the proxy, which would lock everyone out.
 	TrustedProxies []netip.Prefix
+	// MaxConcurrentChecks bounds the bcrypt checks running at once,
+	// server-wide, so that a flood of guesses from many addresses cannot
+	// take every CPU; requests beyond it wait their turn, or until their
+	// context ends. 0 means twice GOMAXPROCS.
+	MaxConcurrentChecks int
 }
 
 // Authenticator is an http.Handler that authenticates each request and
@@ -71,16 +78,25 @@ type Authenticator struct {
 	challenge string
 	accounts  []account
 	anonymous http.Handler
-	dummy     []byte // hash compared for unknown names, so they cost the same
 	throttle  *throttle
 	cache     *cache
+	flights   flights
+	checks    chan struct{} // a place per bcrypt check that may run at once
 	log       *slog.Logger
 	proxies   []netip.Prefix
+
+	// pads[c-minCost] is a dummy hash of cost c, for each cost from the
+	// cheapest to the dearest configured (see verify).
+	pads             [][]byte
+	minCost, maxCost int
+	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
+	compare func(hash, password []byte) error
 }
 
 type account struct {
 	Account
 	nameSum [sha256.Size]byte
+	cost    int
 }
 
 // New checks cfg and returns its Authenticator.
@@ -94,22 +110,29 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.MaxFailures < 0 || (cfg.MaxFailures > 0 && cfg.FailureWindow <= 0) {
 		return nil, errors.New("auth: throttling needs MaxFailures >= 0 and, when positive, a positive FailureWindow")
 	}
+	if cfg.MaxConcurrentChecks < 0 {
+		return nil, fmt.Errorf("auth: MaxConcurrentChecks must be 0 (the default) or more, not %d", cfg.MaxConcurrentChecks)
+	}
+	if cfg.MaxConcurrentChecks == 0 {
+		cfg.MaxConcurrentChecks = 2 * runtime.GOMAXPROCS(0)
+	}
 	a := &Authenticator{
 		realm:     cfg.Realm,
 		challenge: Challenge(cfg.Realm),
 		anonymous: cfg.Anonymous,
 		throttle:  newThrottle(cfg.MaxFailures, cfg.FailureWindow),
 		cache:     newCache(),
+		flights:   flights{m: map[[sha256.Size]byte]*flight{}},
+		checks:    make(chan struct{}, cfg.MaxConcurrentChecks),
 		log:       cfg.Logger,
 		proxies:   cfg.TrustedProxies,
+		compare:   bcrypt.CompareHashAndPassword,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	seen := map[string]bool{}
-	// The dummy hash costs what the dearest real one does, so that an
-	// unknown name takes as long as a known one.
-	cost := bcrypt.MinCost
+	a.minCost, a.maxCost = bcrypt.MaxCost, bcrypt.MinCost
 	for _, acc := range cfg.Accounts {
 		if err := CheckName(acc.Name); err != nil {
 			return nil, err
@@ -122,17 +145,24 @@ func New(cfg Config) (*Authenticator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("auth: user %q: %w", acc.Name, err)
 		}
-		cost = max(cost, c)
+		if c < bcrypt.DefaultCost {
+			a.log.Warn("cheap password hash: whoever reads the configuration can guess this password quickly; make a new hash with davd hash-password",
+				"user", acc.Name, "cost", c, "default", bcrypt.DefaultCost)
+		}
+		a.minCost, a.maxCost = min(a.minCost, c), max(a.maxCost, c)
 		if acc.Handler == nil {
 			return nil, fmt.Errorf("auth: user %q has no handler", acc.Name)
 		}
-		a.accounts = append(a.accounts, account{acc, sha256.Sum256([]byte(acc.Name))})
+		a.accounts = append(a.accounts, account{acc, sha256.Sum256([]byte(acc.Name)), c})
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("no such user"), cost)
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+	a.minCost = min(a.minCost, a.maxCost)
+	for c := a.minCost; c <= a.maxCost; c++ {
+		pad, err := bcrypt.GenerateFromPassword([]byte("no such user"), c)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		a.pads = append(a.pads, pad)
 	}
-	a.dummy = dummy
 	return a, nil
 }
 
@@ -184,13 +214,10 @@ func HashPassword(password []byte, cost int) ([]byte, error) {
 func (a *Authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	addr := dav.ClientAddr(r, a.proxies)
 	client := clientKey(addr)
-	now := time.Now()
-	if wait, blocked := a.throttle.blocked(client, now); blocked {
+	if wait, blocked := a.throttle.blocked(client, time.Now()); blocked {
 		// Checked before the credentials: a throttled client learns
 		// nothing, right password or not, and costs no bcrypt.
-		secs := int((wait + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		a.refuse(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed sign-ins from this address; retry in %d s", secs))
+		a.tooMany(w, wait)
 		return
 	}
 	hdr := r.Header.Values("Authorization")
@@ -202,53 +229,150 @@ func (a *Authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.challengeWith(w, "credentials required")
 		return
 	}
-	acc, why := a.authenticate(hdr)
-	if acc == nil {
-		a.throttle.fail(client, now)
-		a.log.Warn("authentication failed", "client", addr, "method", r.Method, "path", r.URL.Path, "reason", why)
+	v := a.authenticate(r.Context(), client, hdr)
+	switch v.outcome {
+	case accepted:
+		v.acc.Handler.ServeHTTP(w, r.WithContext(dav.WithUser(r.Context(), v.acc.Name)))
+	case refused:
+		a.log.Warn("authentication failed", "client", addr, "method", r.Method, "path", r.URL.Path, "reason", v.why)
 		a.challengeWith(w, "wrong credentials")
-		return
+	case throttled:
+		a.tooMany(w, v.wait)
+	case abandoned:
+		a.refuse(w, http.StatusServiceUnavailable, "the request ended before its credentials were checked")
 	}
-	acc.Handler.ServeHTTP(w, r.WithContext(dav.WithUser(r.Context(), acc.Name)))
 }
 
-// authenticate returns the account the Authorization header proves, or nil
-// and why not (for the log, never for the client).
-func (a *Authenticator) authenticate(hdr []string) (*account, string) {
+// outcome is what became of a request's credentials.
+type outcome int
+
+const (
+	accepted  outcome = iota // they name an account and its password
+	refused                  // they do not (or are malformed)
+	throttled                // the client has no attempt left in its window
+	abandoned                // the request's context ended while waiting to check them
+)
+
+// verdict is the outcome of authenticate, with the account when accepted,
+// the wait when throttled, and why when refused (for the log, never for
+// the client).
+type verdict struct {
+	outcome outcome
+	acc     *account
+	wait    time.Duration
+	why     string
+}
+
+// authenticate checks the Authorization header of a request from client.
+// Credentials accepted recently are answered from the cache; others cost
+// one of the client's attempts (see throttle) and a place among the
+// concurrent checks. Requests carrying the same credentials while they
+// are being checked wait for that check instead of making their own, so
+// that a client opening many connections at once spends one attempt.
+func (a *Authenticator) authenticate(ctx context.Context, client string, hdr []string) verdict {
+	name, password, why := parseBasic(hdr)
+	if why != "" {
+		// Nothing to check, but a failed sign-in all the same.
+		if _, wait, ok := a.throttle.reserve(client, time.Now()); !ok {
+			return verdict{outcome: throttled, wait: wait}
+		}
+		return verdict{outcome: refused, why: why}
+	}
+	key := a.cache.key(name, password)
+	for {
+		if i, ok := a.cache.get(key); ok {
+			return verdict{outcome: accepted, acc: &a.accounts[i]}
+		}
+		f, lead := a.flights.join(key)
+		if lead {
+			v := a.check(ctx, client, name, password, key)
+			a.flights.finish(key, f, v.outcome == refused)
+			return v
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return verdict{outcome: abandoned}
+		}
+		if f.refused {
+			return verdict{outcome: refused, why: wrongFor(name)}
+		}
+		// Accepted (the cache has it now), or never checked because its
+		// client was throttled or went away: look again.
+	}
+}
+
+// check reserves one of client's attempts, waits for a place among the
+// concurrent checks, and checks the password. The attempt is given back
+// when the password is right or was never checked.
+func (a *Authenticator) check(ctx context.Context, client, name, password string, key [sha256.Size]byte) verdict {
+	res, wait, ok := a.throttle.reserve(client, time.Now())
+	if !ok {
+		return verdict{outcome: throttled, wait: wait}
+	}
+	select {
+	case a.checks <- struct{}{}:
+	case <-ctx.Done():
+		a.throttle.release(res)
+		return verdict{outcome: abandoned}
+	}
+	i, ok := a.verify(name, password)
+	<-a.checks
+	if !ok {
+		return verdict{outcome: refused, why: wrongFor(name)}
+	}
+	a.throttle.release(res)
+	a.cache.put(key, i)
+	return verdict{outcome: accepted, acc: &a.accounts[i]}
+}
+
+func wrongFor(name string) string {
+	return fmt.Sprintf("wrong name or password for %.64q", name)
+}
+
+// parseBasic returns the name and password of a Basic Authorization
+// header, or why it has none.
+func parseBasic(hdr []string) (name, password, why string) {
 	switch {
 	case len(hdr) > 1:
-		return nil, "several Authorization headers"
+		return "", "", "several Authorization headers"
 	case len(hdr[0]) > maxAuthorization:
-		return nil, "Authorization header too long"
+		return "", "", "Authorization header too long"
 	}
 	scheme, cred, _ := strings.Cut(strings.TrimSpace(hdr[0]), " ")
 	if !strings.EqualFold(scheme, "Basic") {
-		return nil, fmt.Sprintf("scheme %.20q is not Basic", scheme)
+		return "", "", fmt.Sprintf("scheme %.20q is not Basic", scheme)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
 	if err != nil {
-		return nil, "Basic credentials are not base64"
+		return "", "", "Basic credentials are not base64"
 	}
 	name, password, ok := strings.Cut(string(raw), ":")
 	if !ok {
-		return nil, "Basic credentials without a colon"
+		return "", "", "Basic credentials without a colon"
 	}
-	key := a.cache.key(name, password)
-	if i, ok := a.cache.get(key); ok {
-		return &a.accounts[i], ""
-	}
+	return name, password, ""
+}
+
+// verify returns the index of the account name and password prove, and
+// whether they do. Whatever the name, it runs bcrypt work worth one hash
+// of the dearest configured cost (bcrypt's work doubles with each step of
+// cost): an unknown name is compared with a dummy of that cost, and an
+// account whose hash is cheaper is followed by dummies of its own cost
+// and of each dearer one but the dearest (2^c + 2^c + 2^(c+1) + … +
+// 2^(max-1) = 2^max). So the time a failure takes does not tell which
+// names exist, even when some hashes are cheaper than others.
+func (a *Authenticator) verify(name, password string) (int, bool) {
 	i := a.find(name)
-	hash := a.dummy
+	hash, cost := a.pads[len(a.pads)-1], a.maxCost
 	if i >= 0 {
-		hash = a.accounts[i].Hash
+		hash, cost = a.accounts[i].Hash, a.accounts[i].cost
 	}
-	// bcrypt runs whether or not the name exists, so the time taken does
-	// not tell which names do.
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || i < 0 {
-		return nil, fmt.Sprintf("wrong name or password for %.64q", name)
+	err := a.compare(hash, []byte(password))
+	for c := cost; c < a.maxCost; c++ {
+		a.compare(a.pads[c-a.minCost], []byte(password))
 	}
-	a.cache.put(key, i)
-	return &a.accounts[i], ""
+	return i, err == nil && i >= 0
 }
 
 // find returns the index of the account named name, or -1, comparing with
@@ -266,6 +390,12 @@ func (a *Authenticator) find(name string) int {
 func (a *Authenticator) challengeWith(w http.ResponseWriter, reason string) {
 	w.Header().Set("WWW-Authenticate", a.challenge)
 	a.refuse(w, http.StatusUnauthorized, reason)
+}
+
+func (a *Authenticator) tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", fmt.Sprint(secs))
+	a.refuse(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed sign-ins from this address; retry in %d s", secs))
 }
 
 func (a *Authenticator) refuse(w http.ResponseWriter, status int, reason string) {
@@ -329,4 +459,39 @@ func (c *cache) put(k [sha256.Size]byte, account int) {
 		clear(c.m)
 	}
 	c.m[k] = cached{account, time.Now().Add(cacheTTL)}
+}
+
+// flights are the credentials being checked, by cache key, so that the
+// same credentials sent on many connections at once are checked once.
+type flights struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*flight
+}
+
+// flight is one check in progress; refused is set before done is closed.
+type flight struct {
+	done    chan struct{}
+	refused bool // the password was checked and is wrong
+}
+
+// join returns the flight of key, and whether the caller is to lead it
+// (check the credentials and call finish).
+func (fs *flights) join(key [sha256.Size]byte) (*flight, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok {
+		return f, false
+	}
+	f := &flight{done: make(chan struct{})}
+	fs.m[key] = f
+	return f, true
+}
+
+// finish ends the flight f of key.
+func (fs *flights) finish(key [sha256.Size]byte, f *flight, refused bool) {
+	fs.mu.Lock()
+	delete(fs.m, key)
+	fs.mu.Unlock()
+	f.refused = refused
+	close(f.done)
 }

@@ -157,10 +157,13 @@ func TestThrottle(t *testing.T) {
 	// The window ends; failures start counting afresh.
 	th := newThrottle(2, time.Minute)
 	t0 := time.Now()
-	th.fail("a", t0)
-	th.fail("a", t0.Add(time.Second))
+	th.reserve("a", t0)
+	th.reserve("a", t0.Add(time.Second))
 	if wait, ok := th.blocked("a", t0.Add(2*time.Second)); !ok || wait != 58*time.Second {
 		t.Errorf("blocked = %v, %v; want 58s, true", wait, ok)
+	}
+	if _, wait, ok := th.reserve("a", t0.Add(2*time.Second)); ok || wait != 58*time.Second {
+		t.Errorf("reserve = %v, %v; want 58s, false", wait, ok)
 	}
 	if _, ok := th.blocked("b", t0); ok {
 		t.Error("another client is blocked")
@@ -168,7 +171,7 @@ func TestThrottle(t *testing.T) {
 	if _, ok := th.blocked("a", t0.Add(time.Minute)); ok {
 		t.Error("still blocked after the window")
 	}
-	th.fail("a", t0.Add(61*time.Second))
+	th.reserve("a", t0.Add(61*time.Second))
 	if _, ok := th.blocked("a", t0.Add(62*time.Second)); ok {
 		t.Error("one failure in a new window blocks")
 	}

@@ -11,7 +11,10 @@ import (
 const maxClients = 1 << 16
 
 // throttle counts failed sign-ins per client in fixed windows that start
-// at a client's first failure.
+// at a client's first failure. A password check about to run reserves one
+// of the client's attempts first, and the reservation counts as a failure
+// until the check succeeds and releases it: however many requests a client
+// sends at once, at most max of its passwords are checked per window.
 type throttle struct {
 	max    int
 	window time.Duration
@@ -20,6 +23,8 @@ type throttle struct {
 	clients map[string]*failures
 }
 
+// failures is one client's window. count includes reservations still
+// being checked.
 type failures struct {
 	count int
 	start time.Time
@@ -29,7 +34,7 @@ func newThrottle(max int, window time.Duration) *throttle {
 	return &throttle{max: max, window: window, clients: map[string]*failures{}}
 }
 
-// blocked reports whether client has used up its failures, and how long
+// blocked reports whether client has used up its attempts, and how long
 // until its window ends.
 func (t *throttle) blocked(client string, now time.Time) (time.Duration, bool) {
 	if t.max == 0 {
@@ -49,10 +54,19 @@ func (t *throttle) blocked(client string, now time.Time) (time.Duration, bool) {
 	return end.Sub(now), f.count >= t.max
 }
 
-// fail records a failed sign-in of client.
-func (t *throttle) fail(client string, now time.Time) {
+// reservation is an attempt reserved by reserve; the zero value, which
+// reserve returns when throttling is off, releases nothing.
+type reservation struct {
+	client string
+	f      *failures
+}
+
+// reserve takes one of client's attempts, which counts as a failure until
+// it is released. When none is left it returns false and how long until
+// the window ends.
+func (t *throttle) reserve(client string, now time.Time) (reservation, time.Duration, bool) {
 	if t.max == 0 {
-		return
+		return reservation{}, 0, true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -64,7 +78,30 @@ func (t *throttle) fail(client string, now time.Time) {
 		f = &failures{start: now}
 		t.clients[client] = f
 	}
+	if f.count >= t.max {
+		return reservation{}, f.start.Add(t.window).Sub(now), false
+	}
 	f.count++
+	return reservation{client, f}, 0, true
+}
+
+// release gives back an attempt whose password was right. A client left
+// with no failures loses its window, so that its next failure starts a
+// new one. An attempt from a window that has since ended (or been swept)
+// has nothing to give back.
+func (t *throttle) release(r reservation) {
+	if r.f == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.clients[r.client] != r.f || r.f.count == 0 {
+		return
+	}
+	r.f.count--
+	if r.f.count == 0 {
+		delete(t.clients, r.client)
+	}
 }
 
 func (t *throttle) sweep(now time.Time) {
