@@ -257,9 +257,14 @@ func (c *sqlCore) createSchema(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
-// readMeta returns the rows of the meta table.
-func (c *sqlCore) readMeta(ctx context.Context) (map[string]string, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT key, value FROM meta`)
+// queryer is what *sql.DB and *sql.Tx have in common for reads.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readMeta returns the rows of the meta table, read through qr.
+func readMeta(ctx context.Context, qr queryer) (map[string]string, error) {
+	rows, err := qr.QueryContext(ctx, `SELECT key, value FROM meta`)
 	if err != nil {
 		return nil, err
 	}

@@ -213,7 +213,7 @@ func (s *sqlStore) checkSchema(ctx context.Context, tables map[string]bool) erro
 	if !tables["meta"] {
 		return corrupt(s.file, "is an SQLite database but not a davd state database (it has other tables and no davd schema marker)")
 	}
-	meta, err := s.readMeta(ctx)
+	meta, err := readMeta(ctx, s.db)
 	if err != nil {
 		return corrupt(s.file, "has an unreadable meta table ("+err.Error()+")")
 	}
