@@ -192,7 +192,7 @@ func newServer() (*Server, error) {
 // start starts the server on its port and waits until it accepts
 // connections.
 func (s *Server) start() error {
-	opts := fmt.Sprintf("-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+	opts := fmt.Sprintf("-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300",
 		s.dir, s.port)
 	out, err := command(filepath.Join(binDir, "pg_ctl"), "-D", s.dir, "-l", s.log, "-w", "-t", "30", "-o", opts, "start").CombinedOutput()
 	if err != nil {
