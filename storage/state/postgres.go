@@ -213,6 +213,11 @@ func (s *pgStore) checkSchema(ctx context.Context, tx *sql.Tx, tables []string) 
 	}
 	meta, err := readMeta(ctx, tx)
 	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code[:2] == "42" { // syntax error or access rule violation: not davd's table
+			return fmt.Errorf("%w: PostgreSQL database %s has a meta table that is not davd's (%v): give davd a database or schema of its own",
+				ErrCorrupt, s.where, err)
+		}
 		return s.fail(ctx, "read the meta table", err)
 	}
 	if meta[metaKeyApp] != metaApplication || meta[metaKeyVersion] == "" {
