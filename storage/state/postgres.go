@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -92,14 +93,27 @@ type pgStore struct {
 	paths  pathlock.Manager // in front of the advisory path locks
 }
 
-// redact returns u with its password hidden, or a placeholder when it
-// does not parse.
+// redact returns u with its password hidden.
 func redact(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
+	if pu, err := url.Parse(u); err == nil {
+		return pu.Redacted()
 	}
-	return pu.Redacted()
+	// Unparsable: hide whatever lies between the user's ':' and the '@'.
+	scheme, rest, ok := strings.Cut(u, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return u
+	}
+	if user, _, hasPw := strings.Cut(rest[:at], ":"); hasPw {
+		return scheme + "://" + user + ":xxxxx" + rest[at:]
+	}
+	return u
+}
+
+// oneLine returns the text of err on one line: pgx lists each connection
+// attempt on a line of its own.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // openPostgres connects to the database at u (a postgres:// or
@@ -109,7 +123,7 @@ func openPostgres(ctx context.Context, u string) (*pgStore, error) {
 	where := redact(u)
 	cfg, err := pgx.ParseConfig(u)
 	if err != nil {
-		return nil, fmt.Errorf("state: bad PostgreSQL URL %s: %w", where, err)
+		return nil, fmt.Errorf("state: bad PostgreSQL URL %s: %s", where, oneLine(err))
 	}
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > pgConnectTimeout {
 		cfg.ConnectTimeout = pgConnectTimeout
@@ -145,9 +159,9 @@ func openPostgres(ctx context.Context, u string) (*pgStore, error) {
 			return nil, fmt.Errorf("state: connect to PostgreSQL at %s: %w", where, ctx.Err())
 		}
 		if unavailable(err) {
-			return nil, fmt.Errorf("state: cannot connect to PostgreSQL at %s: %w: %v", where, ErrUnavailable, err)
+			return nil, fmt.Errorf("state: cannot connect to PostgreSQL at %s: %s (%w)", where, oneLine(err), ErrUnavailable)
 		}
-		return nil, fmt.Errorf("state: cannot connect to PostgreSQL at %s: %w", where, err)
+		return nil, fmt.Errorf("state: cannot connect to PostgreSQL at %s: %s", where, oneLine(err))
 	}
 	if err := s.migrate(octx); err != nil {
 		s.Close()
@@ -279,7 +293,7 @@ func (s *pgStore) fail(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("state: %s: %w", op, cerr)
 	}
 	if unavailable(err) {
-		return fmt.Errorf("state: %s (PostgreSQL at %s): %w: %v", op, s.where, ErrUnavailable, err)
+		return fmt.Errorf("state: %s (PostgreSQL at %s): %s (%w)", op, s.where, oneLine(err), ErrUnavailable)
 	}
 	return fmt.Errorf("state: %s (PostgreSQL at %s): %w", op, s.where, err)
 }
