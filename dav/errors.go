@@ -34,6 +34,8 @@ func storageError(name string, err error) error {
 	switch {
 	case errors.As(err, &he):
 		return he
+	case errors.Is(err, state.ErrUnavailable):
+		return &httpError{http.StatusServiceUnavailable, name + ": " + reasonUnavailable, err}
 	case stopped(err):
 		return &httpError{http.StatusServiceUnavailable, name + ": operation stopped before its end", err}
 	case errors.Is(err, fs.ErrNotExist):
@@ -69,6 +71,10 @@ func storageError(name string, err error) error {
 const (
 	reasonFull     = "no space left on the server's storage"
 	reasonReadOnly = "storage is read-only"
+	// reasonUnavailable answers a state database that cannot be reached;
+	// the answer carries Retry-After (retryUnavailable seconds).
+	reasonUnavailable = "the lock and property database is unavailable; retry later"
+	retryUnavailable  = "5"
 )
 
 // writeError answers err as writeError does and logs the answer when it
@@ -100,6 +106,8 @@ func writeError(w http.ResponseWriter, err error) *httpError {
 			return nil
 		}
 		switch {
+		case errors.Is(err, state.ErrUnavailable):
+			he = &httpError{status: http.StatusServiceUnavailable, reason: reasonUnavailable, err: err}
 		case stopped(err):
 			// The client went away (or the server is shutting down)
 			// while the state was consulted: nothing failed.
@@ -117,6 +125,9 @@ func writeError(w http.ResponseWriter, err error) *httpError {
 	h.Del("ETag")
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if errors.Is(he.err, state.ErrUnavailable) {
+		h.Set("Retry-After", retryUnavailable)
+	}
 	w.WriteHeader(he.status)
 	if he.status != http.StatusNoContent && he.status != http.StatusNotModified {
 		fmt.Fprintf(w, "%d %s: %s\n", he.status, http.StatusText(he.status), he.reason)

@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"slices"
 	"sync"
@@ -38,11 +37,6 @@ type Intent struct {
 	// locks when the change began.
 	HadState bool
 }
-
-// intentTable creates the table of intents in databases made before it
-// existed, too: older versions of davd ignore it.
-const intentTable = `CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, op TEXT NOT NULL,
-	src TEXT NOT NULL, dst TEXT NOT NULL, mark TEXT NOT NULL, old_mark TEXT NOT NULL, aside TEXT NOT NULL, had_state INTEGER NOT NULL)`
 
 // errStop ends a walk of StatePaths early.
 var errStop = errors.New("stop")
@@ -175,14 +169,7 @@ func (s *sqlStore) BeginIntent(ctx context.Context, in Intent) (int64, error) {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		q := s.d.q()
-		q.sql(`INSERT INTO intents (op, src, dst, mark, old_mark, aside, had_state) VALUES (`, q.arg(in.Op), `, `, q.arg(in.Src),
-			`, `, q.arg(in.Dst), `, `, q.arg(in.Mark), `, `, q.arg(in.OldMark), `, `, q.arg(in.Aside), `, `, q.arg(in.HadState), `) RETURNING id`)
-		s.stmts.Add(1)
-		return tx.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&id)
-	})
+	id, err := s.beginIntent(ctx, in)
 	if err != nil {
 		return 0, s.fail("record the "+in.Op+" of "+in.Src, err)
 	}
@@ -196,12 +183,7 @@ func (s *sqlStore) EndIntent(ctx context.Context, id int64) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		q := s.d.q()
-		_, err := s.exec(ctx, tx, q.sql(`DELETE FROM intents WHERE id = `, q.arg(id)))
-		return err
-	})
-	if err != nil {
+	if err := s.endIntent(ctx, id); err != nil {
 		return s.fail("end an intent", err)
 	}
 	return nil
@@ -212,20 +194,8 @@ func (s *sqlStore) Intents(ctx context.Context) ([]Intent, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, op, src, dst, mark, old_mark, aside, had_state FROM intents ORDER BY id`)
+	out, err := s.intents(ctx)
 	if err != nil {
-		return nil, s.fail("list intents", err)
-	}
-	defer rows.Close()
-	var out []Intent
-	for rows.Next() {
-		var in Intent
-		if err := rows.Scan(&in.ID, &in.Op, &in.Src, &in.Dst, &in.Mark, &in.OldMark, &in.Aside, &in.HadState); err != nil {
-			return nil, s.fail("list intents", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.fail("list intents", err)
 	}
 	return out, nil
@@ -257,21 +227,11 @@ func (s *sqlStore) StatePaths(ctx context.Context, root string, fn func(string) 
 	if n > 0 && root != "/" {
 		q := s.d.q()
 		q.sql(`SELECT DISTINCT path FROM props WHERE `, q.strictlyBelow("path", root))
-		rows, err := s.db.QueryContext(ctx, q.b.String(), q.args...)
+		below, err := s.rowPaths(ctx, nil, q)
 		if err != nil {
 			return s.fail("list the state below "+root, err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				return s.fail("list the state below "+root, err)
-			}
-			props = append(props, p)
-		}
-		if err := rows.Err(); err != nil {
-			return s.fail("list the state below "+root, err)
-		}
+		props = append(props, below...)
 	}
 	return walkPaths(props, s.lockRoots(root), fn)
 }

@@ -12,12 +12,14 @@ import (
 )
 
 // stateURLForms lists the URLs Open accepts, for error messages.
-const stateURLForms = `"sqlite:///absolute/path/state.db" or "memory:"`
+const stateURLForms = `"sqlite:///absolute/path/state.db", "postgres://user:password@host/database" or "memory:"`
 
 // Open opens the Store named by url:
 //
 //	memory:                   a new, empty in-memory store
 //	sqlite:///abs/state.db    an SQLite database file
+//	postgres://user:pw@host/db (or postgresql://) a PostgreSQL database,
+//	                          which several davd instances may share
 //
 // The path after "sqlite://" is taken literally (no %-decoding, no query)
 // and must be absolute. Its directory is created (mode 0700) when missing,
@@ -26,6 +28,11 @@ const stateURLForms = `"sqlite:///absolute/path/state.db" or "memory:"`
 // or holding other tables without davd's schema marker — is left
 // untouched and reported with an error wrapping ErrCorrupt. A file that
 // cannot be opened for writing is reported as such.
+//
+// A PostgreSQL URL is pgx's (libpq's keywords in the query). Open connects
+// (within 5 seconds unless connect_timeout says less) and creates or
+// checks the schema, so that a bad URL, an unreachable server or a wrong
+// password fail here; the password never appears in its errors.
 func Open(ctx context.Context, url string) (Store, error) {
 	switch {
 	case url == "memory:" || url == "memory://":
@@ -40,6 +47,8 @@ func Open(ctx context.Context, url string) (Store, error) {
 			return nil, err
 		}
 		return openSQLite(ctx, file, "")
+	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
+		return openPostgres(ctx, url)
 	}
 	return nil, fmt.Errorf("state: unknown state URL %q: want %s", url, stateURLForms)
 }

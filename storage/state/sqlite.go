@@ -1,11 +1,9 @@
 package state
 
-// Every SQL statement of the package is in this file. The statements are
-// plain SQL that SQLite and PostgreSQL both accept, except for what the
-// dialect supplies: parameter markers, column types, and the byte-exact
-// path suffix expression. A PostgreSQL Store would be another dialect plus
-// its own open function (the integrity checks in initSQLite are
-// SQLite-specific).
+// The SQLite Store: the statements it shares with the PostgreSQL Store are
+// in sqlcore.go; what is SQLite's own (opening and vetting the file,
+// telling a full or read-only file system apart, the in-memory caches
+// that a database with a single user allows) is here.
 
 import (
 	"context"
@@ -18,105 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
 )
-
-// schemaVersion is the version of the tables below, recorded in meta.
-const schemaVersion = 1
-
-// Rows of meta that mark a davd state database.
-const (
-	metaApplication = "davd-state"
-	metaKeyApp      = "application"
-	metaKeyVersion  = "schema_version"
-)
-
-// dialect holds what differs between SQL engines.
-type dialect struct {
-	// placeholder returns the marker of the n-th (1-based) parameter.
-	placeholder func(n int) string
-	// blob is the column type of uninterpreted bytes.
-	blob string
-	// tail returns an expression for what follows the first n bytes of
-	// the text column col, byte for byte; n is a parameter marker.
-	tail func(col, n string) string
-}
-
-// sqliteDialect is SQLite's. Its substr counts characters in text, so
-// tail goes through BLOB to count bytes (paths need not be valid UTF-8).
-var sqliteDialect = &dialect{
-	placeholder: func(int) string { return "?" },
-	blob:        "BLOB",
-	tail: func(col, n string) string {
-		return "CAST(substr(CAST(" + col + " AS BLOB), " + n + ") AS TEXT)"
-	},
-}
-
-// A PostgreSQL dialect would be, with text columns declared COLLATE "C" so
-// that the range conditions compare bytes:
-//
-//	placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
-//	blob:        "BYTEA",
-//	tail:        func(col, n string) string { return "substr(" + col + ", " + n + ")" },
-
-// schema returns the statements that create the tables.
-func (d *dialect) schema() []string {
-	return []string{
-		`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-		`CREATE TABLE props (path TEXT NOT NULL, ns TEXT NOT NULL, local TEXT NOT NULL, xml ` + d.blob + ` NOT NULL,
-			PRIMARY KEY (path, ns, local)) WITHOUT ROWID`,
-		`CREATE TABLE locks (token TEXT PRIMARY KEY, root TEXT NOT NULL, deep INTEGER NOT NULL,
-			shared INTEGER NOT NULL, owner TEXT NOT NULL, "user" TEXT NOT NULL, timeout_ns INTEGER NOT NULL,
-			expires_ns INTEGER NOT NULL, created_ns INTEGER NOT NULL)`,
-		`CREATE INDEX locks_root ON locks (root)`,
-	}
-}
-
-// query builds one statement and its arguments in a dialect.
-type query struct {
-	d    *dialect
-	b    strings.Builder
-	args []any
-}
-
-func (d *dialect) q() *query { return &query{d: d} }
-
-// sql appends text.
-func (q *query) sql(s ...string) *query {
-	for _, x := range s {
-		q.b.WriteString(x)
-	}
-	return q
-}
-
-// arg adds a parameter and returns its marker.
-func (q *query) arg(v any) string {
-	q.args = append(q.args, v)
-	return q.d.placeholder(len(q.args))
-}
-
-// atOrBelow returns a condition true when col is p or below it:
-// col = p OR (col >= p+"/" AND col < p+"0"), since '0' follows '/'. It is
-// written as one range of an index on col, [p, p+"0"), filtered by the
-// OR: planners then scan one range instead of merging two (the range
-// also holds siblings such as p+"-x", which the filter drops).
-func (q *query) atOrBelow(col, p string) string {
-	if p == "/" {
-		return "1 = 1"
-	}
-	return "(" + col + " >= " + q.arg(p) + " AND " + col + " < " + q.arg(p+"0") +
-		" AND (" + col + " = " + q.arg(p) + " OR " + col + " >= " + q.arg(p+"/") + "))"
-}
-
-// strictlyBelow returns a condition true when col is below p, which is
-// not "/": col >= p+"/" AND col < p+"0", one range of an index on col.
-func (q *query) strictlyBelow(col, p string) string {
-	return "(" + col + " >= " + q.arg(p+"/") + " AND " + col + " < " + q.arg(p+"0") + ")"
-}
 
 // sqlStore is the Store over database/sql. The locks live in memory too
 // (locker, written through); so does the set of paths that have
@@ -124,9 +28,8 @@ func (q *query) strictlyBelow(col, p string) string {
 // must be the database's only user.
 type sqlStore struct {
 	*locker // the lock methods
+	sqlCore // the statements
 
-	db   *sql.DB
-	d    *dialect
 	file string
 
 	// wmu serializes write transactions: the database takes one writer
@@ -135,10 +38,6 @@ type sqlStore struct {
 	wmu  sync.Mutex
 	mu   sync.RWMutex
 	have map[string]struct{} // paths with properties
-
-	// For tests: statements run by writes, rows moved by the last MoveTree.
-	stmts     atomic.Int64
-	lastMoved atomic.Int64
 }
 
 // openSQLite opens the SQLite state database file (which prepareFile has
@@ -156,7 +55,7 @@ func openSQLite(ctx context.Context, file, uriParams string) (*sqlStore, error) 
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	s := &sqlStore{db: db, d: sqliteDialect, file: file, have: map[string]struct{}{}}
+	s := &sqlStore{sqlCore: sqlCore{db: db, d: sqliteDialect}, file: file, have: map[string]struct{}{}}
 	s.locker = newLocker(s)
 	if err := s.initSQLite(ctx); err != nil {
 		db.Close()
@@ -268,19 +167,11 @@ func (s *sqlStore) initSQLite(ctx context.Context) error {
 
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if len(tables) == 0 {
-			for _, ddl := range s.d.schema() {
-				if _, err := tx.ExecContext(ctx, ddl); err != nil {
-					return err
-				}
-			}
-			q := s.d.q()
-			q.sql(`INSERT INTO meta (key, value) VALUES (`, q.arg(metaKeyApp), `, `, q.arg(metaApplication),
-				`), (`, q.arg(metaKeyVersion), `, `, q.arg(strconv.Itoa(schemaVersion)), `)`)
-			if _, err := tx.ExecContext(ctx, q.b.String(), q.args...); err != nil {
+			if err := s.createSchema(ctx, tx); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, intentTable); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.intentTable()); err != nil {
 			return err
 		}
 		_, err := s.exec(ctx, tx, s.deleteExpired(now()))
@@ -322,21 +213,9 @@ func (s *sqlStore) checkSchema(ctx context.Context, tables map[string]bool) erro
 	if !tables["meta"] {
 		return corrupt(s.file, "is an SQLite database but not a davd state database (it has other tables and no davd schema marker)")
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT key, value FROM meta`)
+	meta, err := readMeta(ctx, s.db)
 	if err != nil {
 		return corrupt(s.file, "has an unreadable meta table ("+err.Error()+")")
-	}
-	defer rows.Close()
-	meta := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return corrupt(s.file, "has an unreadable meta table ("+err.Error()+")")
-		}
-		meta[k] = v
-	}
-	if err := rows.Err(); err != nil {
-		return s.openError(err)
 	}
 	if meta[metaKeyApp] != metaApplication || meta[metaKeyVersion] == "" {
 		return corrupt(s.file, "is an SQLite database but not a davd state database (no davd schema marker in its meta table)")
@@ -369,21 +248,17 @@ func (s *sqlStore) load(ctx context.Context) error {
 		return s.openError(err)
 	}
 
-	lrows, err := s.db.QueryContext(ctx, `SELECT token, root, deep, shared, owner, "user", timeout_ns, expires_ns, created_ns FROM locks`)
+	lrows, err := s.db.QueryContext(ctx, `SELECT `+lockCols+` FROM locks`)
 	if err != nil {
 		return s.openError(err)
 	}
 	defer lrows.Close()
 	var ls []Lock
 	for lrows.Next() {
-		var l Lock
-		var timeout, expires, created int64
-		if err := lrows.Scan(&l.Token, &l.Root, &l.Deep, &l.Shared, &l.Owner, &l.User, &timeout, &expires, &created); err != nil {
+		l, err := scanLock(lrows)
+		if err != nil {
 			return s.openError(err)
 		}
-		l.Timeout = time.Duration(timeout)
-		l.Expires = fromNanos(expires)
-		l.Created = fromNanos(created)
 		ls = append(ls, l)
 	}
 	if err := lrows.Err(); err != nil {
@@ -393,22 +268,6 @@ func (s *sqlStore) load(ctx context.Context) error {
 	return nil
 }
 
-// nanos returns t as nanoseconds since 1970, 0 for the zero time.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromNanos undoes nanos.
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
 // fail wraps an error of operation op; it also wraps ErrFull or
 // ErrReadOnly when the file system is the cause.
 func (s *sqlStore) fail(op string, err error) error {
@@ -416,29 +275,6 @@ func (s *sqlStore) fail(op string, err error) error {
 		return fmt.Errorf("state: %s (%s): %w: %w", op, s.file, cond, err)
 	}
 	return fmt.Errorf("state: %s (%s): %w", op, s.file, err)
-}
-
-// write runs f in a write transaction.
-func (s *sqlStore) write(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// exec runs q in tx and returns the number of rows it changed.
-func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q *query) (int64, error) {
-	s.stmts.Add(1)
-	res, err := tx.ExecContext(ctx, q.b.String(), q.args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
 // deleteExpired is the statement that purges the locks expired at t.
@@ -488,22 +324,8 @@ func (s *sqlStore) Props(ctx context.Context, path string) ([]Property, error) {
 	if !ok {
 		return nil, nil
 	}
-	q := s.d.q()
-	q.sql(`SELECT ns, local, xml FROM props WHERE path = `, q.arg(path), ` ORDER BY ns, local`)
-	rows, err := s.db.QueryContext(ctx, q.b.String(), q.args...)
+	out, err := s.readProps(ctx, path)
 	if err != nil {
-		return nil, s.fail("read properties of "+path, err)
-	}
-	defer rows.Close()
-	var out []Property
-	for rows.Next() {
-		var p Property
-		if err := rows.Scan(&p.Name.Space, &p.Name.Local, &p.XML); err != nil {
-			return nil, s.fail("read properties of "+path, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.fail("read properties of "+path, err)
 	}
 	return out, nil
@@ -530,24 +352,9 @@ func (s *sqlStore) PatchProps(ctx context.Context, path string, set []Property, 
 	}
 	var has bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, p := range set {
-			q := s.d.q()
-			q.sql(`INSERT INTO props (path, ns, local, xml) VALUES (`, q.arg(path), `, `, q.arg(p.Name.Space), `, `,
-				q.arg(p.Name.Local), `, `, q.arg(p.XML), `) ON CONFLICT (path, ns, local) DO UPDATE SET xml = excluded.xml`)
-			if _, err := s.exec(ctx, tx, q); err != nil {
-				return err
-			}
-		}
-		for _, n := range remove {
-			q := s.d.q()
-			q.sql(`DELETE FROM props WHERE path = `, q.arg(path), ` AND ns = `, q.arg(n.Space), ` AND local = `, q.arg(n.Local))
-			if _, err := s.exec(ctx, tx, q); err != nil {
-				return err
-			}
-		}
-		q := s.d.q()
-		q.sql(`SELECT EXISTS (SELECT 1 FROM props WHERE path = `, q.arg(path), `)`)
-		return tx.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&has)
+		var err error
+		has, err = s.patchProps(ctx, tx, path, set, remove)
+		return err
 	})
 	if err != nil {
 		return s.fail("change properties of "+path, err)
@@ -585,15 +392,12 @@ func (s *sqlStore) CopyTree(ctx context.Context, src, dst string) error {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		if dstHas {
-			if gone, err = s.paths(ctx, tx, s.deleteProps(dst)); err != nil {
+			if gone, err = s.rowPaths(ctx, tx, s.deleteProps(dst)); err != nil {
 				return err
 			}
 		}
 		if srcHas {
-			q := s.d.q()
-			q.sql(`INSERT INTO props (path, ns, local, xml) SELECT `, q.arg(dst), ` || `, s.d.tail("path", q.arg(len(src)+1)),
-				`, ns, local, xml FROM props WHERE `, q.atOrBelow("path", src), ` RETURNING path`)
-			if added, err = s.paths(ctx, tx, q); err != nil {
+			if added, err = s.rowPaths(ctx, tx, s.copyProps(src, dst)); err != nil {
 				return err
 			}
 		}
@@ -639,15 +443,12 @@ func (s *sqlStore) MoveTree(ctx context.Context, src, dst string) error {
 		err = s.write(ctx, func(tx *sql.Tx) error {
 			var err error
 			if dstHas {
-				if gone, err = s.paths(ctx, tx, s.deleteProps(dst)); err != nil {
+				if gone, err = s.rowPaths(ctx, tx, s.deleteProps(dst)); err != nil {
 					return err
 				}
 			}
 			if srcHas {
-				q := s.d.q()
-				q.sql(`UPDATE props SET path = `, q.arg(dst), ` || `, s.d.tail("path", q.arg(len(src)+1)),
-					` WHERE `, q.atOrBelow("path", src), ` RETURNING path`)
-				if added, err = s.paths(ctx, tx, q); err != nil {
+				if added, err = s.rowPaths(ctx, tx, s.moveProps(src, dst)); err != nil {
 					return err
 				}
 				s.lastMoved.Store(int64(len(added)))
@@ -690,7 +491,7 @@ func (s *sqlStore) DeleteTree(ctx context.Context, path string) error {
 		err = s.write(ctx, func(tx *sql.Tx) error {
 			var err error
 			if has {
-				if gone, err = s.paths(ctx, tx, s.deleteProps(path)); err != nil {
+				if gone, err = s.rowPaths(ctx, tx, s.deleteProps(path)); err != nil {
 					return err
 				}
 			}
@@ -707,40 +508,6 @@ func (s *sqlStore) DeleteTree(ctx context.Context, path string) error {
 		s.updateHave(gone, nil, "", "")
 		return nil
 	})
-}
-
-// deleteProps is the statement that deletes the properties at or below p
-// and returns their paths.
-func (s *sqlStore) deleteProps(p string) *query {
-	q := s.d.q()
-	return q.sql(`DELETE FROM props WHERE `, q.atOrBelow("path", p), ` RETURNING path`)
-}
-
-// paths runs q, a write whose RETURNING clause yields a path per changed
-// row, in tx and returns those paths (one per row: a path appears once
-// per property).
-func (s *sqlStore) paths(ctx context.Context, tx *sql.Tx, q *query) ([]string, error) {
-	s.stmts.Add(1)
-	rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
-// deleteLocks is the statement that deletes the locks rooted at or below p.
-func (s *sqlStore) deleteLocks(p string) *query {
-	q := s.d.q()
-	return q.sql(`DELETE FROM locks WHERE `, q.atOrBelow("root", p))
 }
 
 // updateHave updates the set of paths with properties after a committed
@@ -773,10 +540,7 @@ func (s *sqlStore) insertLock(ctx context.Context, l Lock, t time.Time) error {
 		if _, err := s.exec(ctx, tx, s.deleteExpired(t)); err != nil {
 			return err
 		}
-		q := s.d.q()
-		q.sql(`INSERT INTO locks (token, root, deep, shared, owner, "user", timeout_ns, expires_ns, created_ns) VALUES (`,
-			q.arg(l.Token), `, `, q.arg(l.Root), `, `, q.arg(l.Deep), `, `, q.arg(l.Shared), `, `, q.arg(l.Owner), `, `,
-			q.arg(l.User), `, `, q.arg(int64(l.Timeout)), `, `, q.arg(nanos(l.Expires)), `, `, q.arg(nanos(l.Created)), `)`)
+		q := s.insertLockQuery(l)
 		_, err := s.exec(ctx, tx, q)
 		return err
 	})

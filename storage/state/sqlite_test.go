@@ -39,7 +39,8 @@ func TestOpenURLs(t *testing.T) {
 		{"sqlite://relative/state.db", "absolute"},
 		{"sqlite://", "absolute"},
 		{"sqlite:relative.db", "unknown state URL"},
-		{"postgres://host/db", `"sqlite:///absolute/path/state.db" or "memory:"`},
+		{"postgres://127.0.0.1:1/db", "cannot connect to PostgreSQL at postgres://127.0.0.1:1/db"},
+		{"mysql://host/db", `"sqlite:///absolute/path/state.db", "postgres://user:password@host/database" or "memory:"`},
 		{"", "unknown state URL"},
 		{filepath.Join(dir, "state.db"), "unknown state URL"},
 	}

@@ -3,9 +3,8 @@
 //
 // Paths are slash-separated, cleaned, absolute and without a trailing slash
 // ("/" is the root, "/a/b" a member). A Store must be safe for concurrent
-// use. Two implementations exist: SQLite on disk (through database/sql, so
-// that another SQL engine can be added without touching its callers) and
-// memory.
+// use. Three implementations exist: SQLite on disk and PostgreSQL (both
+// through database/sql, sharing their SQL), and memory.
 package state
 
 import (
@@ -37,6 +36,11 @@ var (
 	// ErrTooManyLocks means CreateLock would pass one of the new lock's
 	// Caps; nothing was stored.
 	ErrTooManyLocks = errors.New("state: too many locks")
+	// ErrUnavailable means the state database cannot be reached (it is
+	// down, restarting or out of connections) or did not answer within
+	// the store's timeout. Nothing is known to have changed; the call may
+	// be retried later.
+	ErrUnavailable = errors.New("state: state database unavailable")
 )
 
 // Property is one dead property.

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"davd/storage/state/pgtest"
 )
 
 // impl is one Store implementation under test.
@@ -59,6 +61,19 @@ func impls() []impl {
 		{"sqlite", func(t *testing.T) Store {
 			t.Helper()
 			s, err := Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "sub", "state.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Error(err)
+				}
+			})
+			return s
+		}},
+		{"postgres", func(t *testing.T) Store {
+			t.Helper()
+			s, err := Open(context.Background(), pgtest.Database(t))
 			if err != nil {
 				t.Fatal(err)
 			}
