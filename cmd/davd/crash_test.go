@@ -17,12 +17,15 @@ import (
 )
 
 // TestMain lets the test binary run as davd itself (DAVD_TEST_AS_DAVD=1),
-// so that crash tests can kill a real process with SIGKILL.
+// so that crash tests can kill a real process with SIGKILL. The tests'
+// client gets a transport of its own, which no httptest.Server.Close can
+// reach (see dav's TestMain).
 func TestMain(m *testing.M) {
 	if os.Getenv("DAVD_TEST_AS_DAVD") == "1" {
 		main()
 		os.Exit(0)
 	}
+	http.DefaultClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	os.Exit(m.Run())
 }
 
