@@ -112,4 +112,3 @@ func flagValue(args []string, name string) (value string, ok bool) {
 	}
 	return value, ok
 }
-
