@@ -2,11 +2,13 @@ package dav
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 
+	"davd/processing"
 	"davd/storage"
 )
 
@@ -47,7 +49,8 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 		}
 		expect = n
 	}
-	staged, err := h.fs.StageWrite(ctx, name, r.Body, 0o644, expect)
+	body := &progressReader{r: r.Body, p: processing.FromContext(ctx)}
+	staged, err := h.fs.StageWrite(ctx, name, body, 0o644, expect)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		switch {
@@ -82,6 +85,20 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, name string) 
 		w.WriteHeader(http.StatusNoContent)
 	}
 	return nil
+}
+
+// progressReader reports the bytes read from a request body as the
+// operation's bytes done: what /metrics counts as received by PUT, and
+// what the Progress header of a 102 during a slow upload shows.
+type progressReader struct {
+	r io.Reader
+	p *processing.Progress // nil-safe
+}
+
+func (pr *progressReader) Read(b []byte) (int, error) {
+	n, err := pr.r.Read(b)
+	pr.p.AddBytes(int64(n))
+	return n, err
 }
 
 // checkPreconditions evaluates If-Match and If-None-Match (RFC 9110

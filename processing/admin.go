@@ -11,14 +11,15 @@ import (
 // metrics of r:
 //
 //	GET /operations  the slow operations running, as JSON
-//	GET /metrics     Prometheus text metrics
+//	GET /metrics     Prometheus metrics (see MetricsHandler; build labels
+//	                 davd_build_info)
 //	GET /healthz     200 while serving; 503 once draining reports true, or
 //	                 while healthy (when not nil) reports an error
 //
 // It belongs on a listener of its own, apart from the WebDAV tree, so
 // that it can be bound to localhost or a private network and is never
 // confused with a resource path.
-func (r *Registry) AdminHandler(draining func() bool, healthy func(context.Context) error) http.Handler {
+func (r *Registry) AdminHandler(build BuildInfo, draining func() bool, healthy func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /operations", func(w http.ResponseWriter, _ *http.Request) {
 		list := r.Operations()
@@ -33,10 +34,7 @@ func (r *Registry) AdminHandler(draining func() bool, healthy func(context.Conte
 			Operations []OperationInfo `json:"operations"`
 		}{r.InFlight(), list})
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		r.WriteMetrics(w)
-	})
+	mux.Handle("GET /metrics", r.MetricsHandler(build))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if draining() {

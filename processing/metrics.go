@@ -1,10 +1,16 @@
 package processing
 
 import (
-	"bufio"
+	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // durationBuckets (read only) are the upper bounds, in seconds, of the request
@@ -78,92 +84,141 @@ func (m *metrics) observe(info OperationInfo) {
 	h[i]++
 }
 
-// WriteMetrics writes the server's metrics in the Prometheus text
-// exposition format (version 0.0.4): requests by method and status,
-// request durations, response bytes, 102s sent, the work done by
-// operations, and what is in flight. Counters cover finished requests.
-// Label values are method names from a fixed set and status codes, so they
-// need no escaping.
-func (r *Registry) WriteMetrics(w io.Writer) error {
-	bw := bufio.NewWriter(w)
+// The descriptions of the families a Registry collects (read only). Label
+// values are method names from a fixed set (see metricMethod) and status
+// codes, so that clients cannot grow the series without bound.
+var (
+	requestsDesc = prometheus.NewDesc("davd_requests_total",
+		"Requests finished, by method and status.", []string{"method", "status"}, nil)
+	durationDesc = prometheus.NewDesc("davd_request_duration_seconds",
+		"Time from the start of a request to the end of its response.", []string{"method"}, nil)
+	responseBytesDesc = prometheus.NewDesc("davd_response_bytes_total",
+		"Response body bytes written, by method.", []string{"method"}, nil)
+	interimDesc = prometheus.NewDesc("davd_interim_responses_total",
+		"102 Processing responses sent, by method.", []string{"method"}, nil)
+	resourcesDesc = prometheus.NewDesc("davd_operation_resources_total",
+		"Resources handled by operations (copied, moved, deleted, described, locked), by method.", []string{"method"}, nil)
+	operationBytesDesc = prometheus.NewDesc("davd_operation_bytes_total",
+		"File content bytes handled by operations (received by PUT, copied or deleted), by method.", []string{"method"}, nil)
+	inFlightDesc = prometheus.NewDesc("davd_requests_in_flight",
+		"Requests being served.", nil, nil)
+	slowDesc = prometheus.NewDesc("davd_operations_in_flight",
+		"Slow operations running, as listed at /operations.", nil, nil)
+)
+
+// Describe implements prometheus.Collector: a Registry collects the davd_
+// families, whose names and meaning are part of davd's interface.
+func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{requestsDesc, durationDesc, responseBytesDesc, interimDesc,
+		resourcesDesc, operationBytesDesc, inFlightDesc, slowDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. Counters cover finished
+// requests; the two gauges count what is in flight. A nil Registry
+// reports zero in flight and no counters.
+func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	inFlight, slow := 0, 0
 	if r != nil {
 		slow = len(r.Operations())
 		r.mu.Lock()
 		inFlight = len(r.ops)
-		r.m.writeTo(bw)
+		r.m.collect(ch)
 		r.mu.Unlock()
 	}
-	gauge(bw, "davd_requests_in_flight", "Requests being served.", inFlight)
-	gauge(bw, "davd_operations_in_flight", "Slow operations running, as listed at /operations.", slow)
-	return bw.Flush()
+	ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(inFlight))
+	ch <- prometheus.MustNewConstMetric(slowDesc, prometheus.GaugeValue, float64(slow))
 }
 
-func gauge(w *bufio.Writer, name, help string, v int) {
-	header(w, name, help, "gauge")
-	w.WriteString(name + " " + strconv.Itoa(v) + "\n")
-}
-
-func header(w *bufio.Writer, name, help, typ string) {
-	w.WriteString("# HELP " + name + " " + help + "\n# TYPE " + name + " " + typ + "\n")
-}
-
-// writeTo writes the counters, sorted so that the output is stable.
-func (m *metrics) writeTo(w *bufio.Writer) {
-	keys := make([]methodStatus, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
+// collect sends the counters; the caller holds the Registry's mutex.
+func (m *metrics) collect(ch chan<- prometheus.Metric) {
+	for k, n := range m.requests {
+		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n), k.method, strconv.Itoa(k.status))
 	}
-	slices.SortFunc(keys, func(a, b methodStatus) int {
-		if a.method != b.method {
-			if a.method < b.method {
-				return -1
-			}
-			return 1
-		}
-		return a.status - b.status
-	})
-	header(w, "davd_requests_total", "Requests finished, by method and status.", "counter")
-	for _, k := range keys {
-		w.WriteString(`davd_requests_total{method="` + k.method + `",status="` + strconv.Itoa(k.status) + `"} ` +
-			strconv.FormatUint(m.requests[k], 10) + "\n")
-	}
-
-	methods := make([]string, 0, len(m.byMethod))
-	for k := range m.byMethod {
-		methods = append(methods, k)
-	}
-	slices.Sort(methods)
-	header(w, "davd_request_duration_seconds", "Time from the start of a request to the end of its response.", "histogram")
-	for _, method := range methods {
+	for method, mm := range m.byMethod {
+		buckets := make(map[float64]uint64, len(durationBuckets))
 		var cum uint64
-		for i, c := range m.histogram[method] {
-			cum += c
-			le := "+Inf"
-			if i < len(durationBuckets) {
-				le = strconv.FormatFloat(durationBuckets[i], 'g', -1, 64)
-			}
-			w.WriteString(`davd_request_duration_seconds_bucket{method="` + method + `",le="` + le + `"} ` +
-				strconv.FormatUint(cum, 10) + "\n")
+		for i, bound := range durationBuckets {
+			cum += m.histogram[method][i]
+			buckets[bound] = cum
 		}
-		mm := m.byMethod[method]
-		w.WriteString(`davd_request_duration_seconds_sum{method="` + method + `"} ` +
-			strconv.FormatFloat(mm.seconds, 'g', -1, 64) + "\n")
-		w.WriteString(`davd_request_duration_seconds_count{method="` + method + `"} ` +
-			strconv.FormatUint(mm.count, 10) + "\n")
-	}
-	for _, c := range []struct {
-		name, help string
-		get        func(*methodMetrics) uint64
-	}{
-		{"davd_response_bytes_total", "Response body bytes written, by method.", func(mm *methodMetrics) uint64 { return mm.responseBytes }},
-		{"davd_interim_responses_total", "102 Processing responses sent, by method.", func(mm *methodMetrics) uint64 { return mm.interim }},
-		{"davd_operation_resources_total", "Resources handled by operations (copied, moved, deleted, described, locked), by method.", func(mm *methodMetrics) uint64 { return mm.resources }},
-		{"davd_operation_bytes_total", "File content bytes handled by operations (copied or deleted), by method.", func(mm *methodMetrics) uint64 { return mm.bytes }},
-	} {
-		header(w, c.name, c.help, "counter")
-		for _, method := range methods {
-			w.WriteString(c.name + `{method="` + method + `"} ` + strconv.FormatUint(c.get(m.byMethod[method]), 10) + "\n")
+		ch <- prometheus.MustNewConstHistogram(durationDesc, mm.count, mm.seconds, buckets, method)
+		for _, c := range []struct {
+			desc *prometheus.Desc
+			v    uint64
+		}{
+			{responseBytesDesc, mm.responseBytes},
+			{interimDesc, mm.interim},
+			{resourcesDesc, mm.resources},
+			{operationBytesDesc, mm.bytes},
+		} {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.v), method)
 		}
 	}
+}
+
+// WriteMetrics writes the davd_ families of r (see Collect), and only
+// those, in the Prometheus text exposition format (version 0.0.4). The
+// admin listener serves them with the Go runtime and process families.
+func (r *Registry) WriteMetrics(w io.Writer) error {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(r); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	for _, mf := range families {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// BuildInfo describes the running binary, for the davd_build_info gauge.
+// Empty fields are reported as "unknown".
+type BuildInfo struct {
+	Version   string // release version, e.g. v1.2.0, or (devel)
+	Revision  string // VCS commit the binary was built from
+	GoVersion string // Go release that built it, e.g. go1.26.8
+}
+
+// MetricsHandler serves /metrics in the Prometheus formats (the text format
+// unless the scraper asks for another) from a registry of its own: the
+// davd_ families of r (see Collect), the standard go_ runtime and process_
+// families, and davd_build_info, always 1, whose labels describe build.
+// Nothing is registered with prometheus.DefaultRegisterer, so that servers
+// in one process (tests run many) never share or clash over metrics.
+func (r *Registry) MetricsHandler(build BuildInfo) http.Handler {
+	reg := prometheus.NewRegistry()
+	unknown := func(s string) string {
+		if s == "" {
+			return "unknown"
+		}
+		return s
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "davd_build_info",
+		Help: "Always 1; the labels describe the running binary.",
+		ConstLabels: prometheus.Labels{
+			"version":   unknown(build.Version),
+			"revision":  unknown(build.Revision),
+			"goversion": unknown(build.GoVersion),
+		},
+	})
+	info.Set(1)
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		info,
+		r,
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		// A collector that fails (a process_ value unreadable in a
+		// sandbox) leaves the others served.
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +52,7 @@ func (a *admin) serve(ops *processing.Registry, backend *storage.Backend, logger
 		return
 	}
 	a.srv = &http.Server{
-		Handler: ops.AdminHandler(a.draining.Load, func(ctx context.Context) error {
+		Handler: ops.AdminHandler(buildInfo(), a.draining.Load, func(ctx context.Context) error {
 			if err := backend.Probe(ctx, probeTimeout); err != nil {
 				logger.Warn("health check failed", "err", err)
 				return err
@@ -68,6 +70,21 @@ func (a *admin) serve(ops *processing.Registry, backend *storage.Backend, logger
 			logger.Error("admin listener failed", "err", err)
 		}
 	}()
+}
+
+// buildInfo describes this binary for davd_build_info: the module version
+// and VCS revision Go stamped into it, when it did.
+func buildInfo() processing.BuildInfo {
+	b := processing.BuildInfo{GoVersion: runtime.Version()}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		b.Version = info.Main.Version
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				b.Revision = s.Value
+			}
+		}
+	}
+	return b
 }
 
 // drain makes /healthz answer 503.

@@ -176,20 +176,8 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		return cfg, err
 	}
 
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return cfg, fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level"))
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch c.String("log-format") {
-	case "text":
-		cfg.logger = slog.New(slog.NewTextHandler(logOut, opts))
-	case "json":
-		cfg.logger = slog.New(slog.NewJSONHandler(logOut, opts))
-	default:
-		return cfg, fmt.Errorf("--log-format %q: use text or json", c.String("log-format"))
-	}
-	return cfg, nil
+	cfg.logger, err = newLogger(logOut, c.String("log-format"), c.String("log-level"))
+	return cfg, err
 }
 
 // stateLimits reads the flags that bound what clients can make the server

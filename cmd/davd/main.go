@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,7 +12,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newApp(os.Stdout, os.Stderr, nil).RunContext(ctx, os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "davd:", err)
+		reportError(os.Stderr, logFormat(os.Args[1:], os.Getenv), err)
 		os.Exit(1)
 	}
 }
