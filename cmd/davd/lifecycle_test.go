@@ -163,4 +163,3 @@ loop:
 	}
 	t.Logf("%d SIGHUPs during the start", sent)
 }
-
