@@ -37,6 +37,7 @@ func serveFlags() []cli.Flag {
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Minute, Usage: "on SIGTERM, how long running requests may finish", EnvVars: env("shutdown-timeout")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "on-disconnect", Value: "finish", Usage: "when a COPY, MOVE or DELETE loses its client: finish (and log the result) or stop at the next member", EnvVars: env("on-disconnect")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-addr", Usage: "address for /operations, /metrics and /healthz (default: off)", EnvVars: env("admin-addr")}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-remote-admin", Usage: "serve a non-loopback --admin-addr: anyone who can connect sees running operations (paths, user names) and metrics", EnvVars: env("allow-remote-admin")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: "davd", Usage: "realm of the HTTP Basic challenge (users come from the --config file)", EnvVars: env("realm")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-auth-failures", Value: 10, Usage: "failed sign-ins from one address (IPv6: one /64) before it gets 429 for the rest of --auth-failure-window (0 = never)", EnvVars: env("max-auth-failures")}),
@@ -151,6 +152,9 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		return cfg, err
 	}
 	if err := checkExposure(cfg.addr, cfg.users, cfg.allowAnonymous); err != nil {
+		return cfg, err
+	}
+	if err := checkAdminExposure(cfg.adminAddr, c.Bool("allow-remote-admin")); err != nil {
 		return cfg, err
 	}
 	if cfg.processing.Max < 0 {

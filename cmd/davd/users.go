@@ -189,14 +189,40 @@ func checkExposure(addr string, users []userConfig, allowAnonymous bool) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+	if loopbackListen(host) {
 		return nil
 	}
 	return fmt.Errorf("--addr %s is reachable from other machines and no users are configured: "+
 		"add users to the --config file (see davd.example.yaml), listen on 127.0.0.1, or pass --allow-anonymous", addr)
+}
+
+// checkAdminExposure refuses a non-loopback --admin-addr unless
+// allowRemote: the admin listener has no authentication, and its
+// /operations shows the paths and user names of running operations.
+func checkAdminExposure(addr string, allowRemote bool) error {
+	if addr == "" || allowRemote {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--admin-addr: %w", err)
+	}
+	if loopbackListen(host) {
+		return nil
+	}
+	return fmt.Errorf("--admin-addr %s is reachable from other machines and the admin listener has no authentication: "+
+		"listen on 127.0.0.1, or pass --allow-remote-admin", addr)
+}
+
+// loopbackListen reports whether listening on host (of a host:port) is
+// reachable from this machine only: "localhost" or a loopback address.
+// The empty host is every interface.
+func loopbackListen(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // roots opens the trees users are rooted at, once each, and closes them.
