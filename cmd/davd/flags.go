@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +71,12 @@ type config struct {
 	allowAnonymous    bool
 	maxAuthFailures   int
 	authFailureWindow time.Duration
+}
+
+// credentialsOptional reports whether some requests are served without
+// credentials: there are no users, or there is an anonymous entry.
+func (cfg config) credentialsOptional() bool {
+	return len(cfg.users) == 0 || cfg.anonymous != nil
 }
 
 // configFrom reads and checks the flags, so that a bad value stops davd
@@ -165,6 +172,11 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	// (deadline.go) moves the write deadline for every write, 102s too.
 	if cfg.expose, err = exposeFrom(c); err != nil {
 		return cfg, err
+	}
+
+	if cfg.credentialsOptional() && slices.Contains(cfg.expose.corsOrigins, "*") {
+		return cfg, errors.New("--cors-origin *: requests without credentials are served, so any web site could read and change the files " +
+			"through its visitors' browsers: list the origins that may (--cors-origin https://app.example.com), or configure users")
 	}
 
 	var level slog.Level

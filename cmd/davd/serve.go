@@ -84,6 +84,11 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if handler, err = cfg.expose.wrap(handler); err != nil {
 		return err
 	}
+	// Outermost: a rebound page's request must not reach CORS either.
+	if cfg.credentialsOptional() {
+		handler = &hostCheck{allowed: cfg.expose.allowedHosts, trusted: cfg.expose.trustedProxies,
+			anonymousOnly: len(cfg.users) > 0, logger: cfg.logger, next: handler}
+	}
 	srv := &http.Server{
 		Handler: handler,
 		// "OPTIONS *" must reach the handler, which asks for credentials
@@ -103,6 +108,9 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
 		"version", version())
+	if host, _, _ := net.SplitHostPort(cfg.addr); cfg.credentialsOptional() && !loopbackListen(host) && len(cfg.expose.allowedHosts) == 0 {
+		cfg.logger.Warn("requests without credentials are served only when they name a loopback name or an IP address as their host; name the others with --allowed-host")
+	}
 	adm.serve(tr.ops, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
