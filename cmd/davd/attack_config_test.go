@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // refusedConfig is a configuration davd must refuse before it listens,
@@ -231,4 +232,57 @@ func TestCORSAnyOriginRefused(t *testing.T) {
 	users := filepath.Join(dir, "users.yaml")
 	writeFile(t, users, fmt.Sprintf("users:\n  - name: alice\n    password: %q\n", userHash(t, "alice")))
 	startDavd(t, "--storage", "mem://", "--config", users, "--cors-origin", "*")
+}
+
+// TestSecondDavdOnSameState: a second davd on the state of a running one
+// would ignore its locks (a PUT without the token succeeded). It is
+// refused at start with one line naming the lock file, and starts once
+// the first one has stopped.
+func TestSecondDavdOnSameState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base, stop := launchDavd(t, dir)
+	defer stop()
+	if resp, _ := request(t, "PUT", base+"/doc", nil, "v1"); resp.StatusCode != 201 {
+		t.Fatalf("PUT = %d", resp.StatusCode)
+	}
+	resp, _ := request(t, "LOCK", base+"/doc", map[string]string{"Timeout": "Infinite"},
+		`<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("LOCK = %d", resp.StatusCode)
+	}
+	lockFile := filepath.Join(dir, ".davd", "state.db.lock")
+	for _, args := range [][]string{
+		{dir},
+		{"--storage", "mem://", "--state", "sqlite://" + filepath.Join(dir, ".davd", "state.db")},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		listening := make(chan string, 1)
+		exited := make(chan error, 1)
+		go func() {
+			exited <- runApp(ctx, append([]string{"davd", "serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...),
+				io.Discard, io.Discard, func(a net.Addr) { listening <- "http://" + a.String() })
+		}()
+		select {
+		case second := <-listening:
+			if resp, _ := request(t, "PUT", second+"/doc", nil, "v2"); resp.StatusCode != 423 {
+				t.Errorf("the second davd %v answered a PUT without the lock token with %d", args, resp.StatusCode)
+			}
+			cancel()
+			<-exited
+			t.Errorf("a second davd %v started on the state of a running one", args)
+		case err := <-exited:
+			if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), lockFile) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("second davd %v: %v; want one line naming %s", args, err, lockFile)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the second davd neither started nor failed")
+		}
+		cancel()
+	}
+	stop()
+	base = startDavd(t, dir) // released by the first one's exit
+	if resp, _ := request(t, "PUT", base+"/doc", nil, "v2"); resp.StatusCode != 423 {
+		t.Errorf("after a restart the lock is not enforced: PUT = %d", resp.StatusCode)
+	}
 }

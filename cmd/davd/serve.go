@@ -24,6 +24,15 @@ func defaultState(b *storage.Backend) string {
 	return "sqlite://" + filepath.Join(b.Dir, storage.ReservedName, "state.db")
 }
 
+// openState opens the state at url; read-only when the server changes
+// nothing, so that it runs on a read-only file system.
+func openState(ctx context.Context, url string, readOnly bool) (state.Store, error) {
+	if readOnly {
+		return state.OpenReadOnly(ctx, url)
+	}
+	return state.Open(ctx, url)
+}
+
 // serve runs the server until ctx is cancelled, then shuts down gracefully:
 // no new connections, running requests get cfg.shutdownTimeout to finish.
 func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
@@ -49,7 +58,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if stateURL == "" {
 		stateURL = defaultState(backend)
 	}
-	st, err := state.Open(ctx, stateURL)
+	st, err := openState(ctx, stateURL, cfg.readOnly)
 	if err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}

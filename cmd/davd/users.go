@@ -269,7 +269,7 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 			return prev, nil
 		}
 		rs.closers = append(rs.closers, b.Close)
-		st, err := state.Open(ctx, defaultState(b))
+		st, err := openState(ctx, defaultState(b), rs.readOnly)
 		if err != nil {
 			return r, fmt.Errorf("state of %s: %w", spec, err)
 		}
