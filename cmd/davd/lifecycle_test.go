@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,3 +164,83 @@ loop:
 	}
 	t.Logf("%d SIGHUPs during the start", sent)
 }
+
+// readOnlyView returns dir as a read-only file system: a read-only bind
+// mount of it (root), or, failing that, dir itself with every directory
+// made 0555 (not root, where the mode bits stop writes).
+func readOnlyView(t *testing.T, dir string) string {
+	t.Helper()
+	mnt := t.TempDir()
+	if err := exec.Command("mount", "--bind", dir, mnt).Run(); err == nil {
+		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+		if out, err := exec.Command("mount", "-o", "remount,bind,ro", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("remount read-only: %v %s", err, out)
+		}
+		return mnt
+	}
+	if os.Geteuid() == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("cannot bind-mount as root under CI")
+		}
+		t.Skip("cannot bind-mount, and mode bits do not stop root")
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o555)
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	return dir
+}
+
+// TestReadOnlyOnReadOnlyFS: --read-only serves a tree and its state from a
+// read-only file system (it used to open the state for writing and
+// refuse to start): files, dead properties and locks are served, every
+// change is refused, and nothing is written.
+func TestReadOnlyOnReadOnlyFS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base, stop := launchDavd(t, dir)
+	request(t, "PUT", base+"/doc.txt", nil, "content")
+	if resp, _ := request(t, "PROPPATCH", base+"/doc.txt", nil,
+		`<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:author>Ada</Z:author></D:prop></D:set></D:propertyupdate>`); resp.StatusCode != 207 {
+		t.Fatalf("PROPPATCH = %d", resp.StatusCode)
+	}
+	stop()
+	empty := filepath.Join(dir, "nostate") // a tree without state
+	os.MkdirAll(empty, 0o755)
+	os.WriteFile(filepath.Join(empty, "f"), []byte("f"), 0o644)
+	ro := readOnlyView(t, dir)
+	before := tree(t, dir)
+
+	base = startDavd(t, "--read-only", ro)
+	if resp, body := request(t, "GET", base+"/doc.txt", nil, ""); resp.StatusCode != 200 || body != "content" {
+		t.Errorf("GET = %d %q", resp.StatusCode, body)
+	}
+	if _, body := request(t, "PROPFIND", base+"/doc.txt", map[string]string{"Depth": "0"}, ""); !strings.Contains(body, "Ada</Z:author>") {
+		t.Errorf("PROPFIND lacks the dead property:\n%s", body)
+	}
+	for _, m := range []string{"PUT", "DELETE", "PROPPATCH", "LOCK", "MKCOL"} {
+		if resp, _ := request(t, m, base+"/doc.txt", nil, ""); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s = %d, want 403", m, resp.StatusCode)
+		}
+	}
+	// Two read-only servers may share a state.
+	startDavd(t, "--read-only", ro)
+	base = startDavd(t, "--read-only", filepath.Join(ro, "nostate"))
+	if resp, body := request(t, "GET", base+"/f", nil, ""); resp.StatusCode != 200 || body != "f" {
+		t.Errorf("GET without state = %d %q", resp.StatusCode, body)
+	}
+	if after := tree(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the read-only tree changed:\n%v\n%v", before, after)
+	}
+}
+
