@@ -243,4 +243,3 @@ func TestReadOnlyOnReadOnlyFS(t *testing.T) {
 		t.Errorf("the read-only tree changed:\n%v\n%v", before, after)
 	}
 }
-
