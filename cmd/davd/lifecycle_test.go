@@ -243,3 +243,42 @@ func TestReadOnlyOnReadOnlyFS(t *testing.T) {
 		t.Errorf("the read-only tree changed:\n%v\n%v", before, after)
 	}
 }
+
+// TestShutdownCutsUploads: with --shutdown-timeout 300ms, an upload that
+// keeps arriving slowly is cut off shortly after the timeout, rather
+// than read to its end (it used to keep the process up for the whole
+// upload, and was then discarded anyway). Nothing of it is left.
+func TestShutdownCutsUploads(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := runDavd(t, "--shutdown-timeout", "300ms", dir)
+	conn := dial(t, d.base)
+	defer conn.Close()
+	const size = 10 << 20 // at 50 kB/s: over three minutes
+	fmt.Fprintf(conn, "PUT /big HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n", size)
+	sending := make(chan struct{})
+	go func() {
+		defer close(sending)
+		chunk := make([]byte, 1024)
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := conn.Write(chunk); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the upload is under way
+	took := d.stop(t, 10*time.Second)
+	if took > 3*time.Second {
+		t.Errorf("davd took %s to exit with --shutdown-timeout 300ms", took)
+	}
+	<-sending
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != ".davd" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	t.Logf("exited %s after the signal", took)
+}

@@ -93,6 +93,8 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if handler, err = cfg.expose.wrap(handler); err != nil {
 		return err
 	}
+	// Outside the deadlines that wrap added: see cutBodies.
+	handler = cutBodies(handler, lifetime)
 	// Outermost: a rebound page's request must not reach CORS either.
 	if cfg.credentialsOptional() {
 		handler = &hostCheck{allowed: cfg.expose.allowedHosts, trusted: cfg.expose.trustedProxies,
