@@ -286,3 +286,55 @@ func TestSecondDavdOnSameState(t *testing.T) {
 		t.Errorf("after a restart the lock is not enforced: PUT = %d", resp.StatusCode)
 	}
 }
+
+// TestStateReachableRefused: a configuration that would serve davd's own
+// state is refused before it listens: a user root that is a symbolic
+// link to STORAGE/.davd (os.Root lets it through: it stays inside the
+// storage), given as a sub-directory or as a storage URL, an anonymous
+// root likewise, and a --state file inside a served tree (anonymous GET
+// of state.db answered 200).
+func TestStateReachableRefused(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	data, other := filepath.Join(base, "data"), filepath.Join(base, "other")
+	writeFile(t, filepath.Join(data, "home", "bob", "f"), "bob")
+	writeFile(t, filepath.Join(other, "f"), "other")
+	os.MkdirAll(filepath.Join(data, ".davd"), 0o700)
+	if err := os.Symlink("../.davd", filepath.Join(data, "home", "alice")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(".davd", filepath.Join(data, "statelink")); err != nil {
+		t.Fatal(err)
+	}
+	config := func(name, root string, anonymous bool) string {
+		file := filepath.Join(base, name+".yaml")
+		text := fmt.Sprintf("users:\n  - name: alice\n    password: %q\n    root: %s\n", userHash(t, "alice"), root)
+		if anonymous {
+			text = fmt.Sprintf("users:\n  - name: bob\n    password: %q\n    root: home/bob\nanonymous:\n  root: %s\n  permissions: all\n", userHash(t, "bob"), root)
+		}
+		writeFile(t, file, text)
+		return file
+	}
+	checkRefused(t, []refusedConfig{
+		{"user root linked to .davd", []string{"--config", config("sub", "home/alice", false), data}, `root of user "alice"`},
+		{"user root URL linked to .davd", []string{"--config", config("url", "file://"+filepath.Join(data, "statelink"), false), data}, `root of user "alice"`},
+		{"user root URL of .davd inside", []string{"--config", config("urlsub", "file://"+filepath.Join(data, "statelink", "x"), false), data}, "state directory"},
+		{"anonymous root linked to .davd", []string{"--config", config("anon", "statelink", true), data}, "root of anonymous"},
+		{"--state in the served tree", []string{"--state", "sqlite://" + filepath.Join(data, "state.db"), data}, "inside --storage"},
+		{"--state below the served tree", []string{"--state", "sqlite://" + filepath.Join(data, "home", "state.db"), data}, "inside --storage"},
+		{"--state in a user's storage URL root", []string{"--state", "sqlite://" + filepath.Join(other, "s", "state.db"),
+			"--config", config("other", "file://"+other, false), data}, `inside root of user "alice"`},
+	})
+	// Allowed: the state in a .davd, or outside every served tree; a
+	// root above the storage sees its .davd only as a reserved name.
+	for _, args := range [][]string{
+		{"--state", "sqlite://" + filepath.Join(data, ".davd", "other.db"), data},
+		{"--state", "sqlite://" + filepath.Join(base, "state", "state.db"), data},
+		{"--config", config("parent", "file://"+base, false), data},
+	} {
+		launched, stop := launchDavd(t, args...)
+		if launched != "" {
+			stop()
+		}
+	}
+}

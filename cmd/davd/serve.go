@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"davd/dav"
 	"davd/processing"
@@ -67,6 +68,14 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	// shutdown timeout has passed, to stop operations that still run.
 	lifetime, abort := context.WithCancel(context.Background())
 	defer abort()
+	// The server's own directories, which no served tree may reach.
+	var secrets []string
+	if backend.Dir != "" {
+		secrets = append(secrets, filepath.Join(backend.Dir, storage.ReservedName))
+	}
+	if file, ok := strings.CutPrefix(stateURL, "sqlite://"); ok {
+		secrets = append(secrets, filepath.Dir(file))
+	}
 	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
 	var handler http.Handler
 	if cfg.users == nil && cfg.anonymous == nil {
@@ -81,10 +90,16 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		if err != nil {
 			return fmt.Errorf("--prefix: %w", err)
 		}
+		if err := checkSecrets([]servedDir{{"--storage", backend.Dir}}, secrets); err != nil {
+			return err
+		}
 	} else {
 		rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
 		defer rs.close()
 		if handler, err = usersHandler(ctx, cfg, rs, tr); err != nil {
+			return err
+		}
+		if err := checkSecrets(rs.served, append(secrets, rs.secrets...)); err != nil {
 			return err
 		}
 	}

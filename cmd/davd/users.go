@@ -232,6 +232,9 @@ type roots struct {
 	readOnly bool
 	opened   map[string]root
 	closers  []func() error
+
+	served  []servedDir // every user's root, for checkSecrets
+	secrets []string    // the state directories of storage URL roots
 }
 
 type root struct {
@@ -274,6 +277,9 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 			return r, fmt.Errorf("state of %s: %w", spec, err)
 		}
 		rs.closers = append(rs.closers, st.Close)
+		if b.Dir != "" {
+			rs.secrets = append(rs.secrets, filepath.Join(b.Dir, storage.ReservedName))
+		}
 		r = root{b, st}
 		if b.Dir != "" {
 			rs.opened["dir:"+b.Dir] = r
@@ -330,6 +336,7 @@ func usersHandler(ctx context.Context, cfg config, rs *roots, tr tracking) (http
 		if err != nil {
 			return nil, fmt.Errorf("root of %s: %w", u.describe(), err)
 		}
+		rs.served = append(rs.served, servedDir{"root of " + u.describe(), r.backend.Dir})
 		perms := u.perms
 		return dav.NewHandler(r.backend.FileSystem(), r.st, tr.apply(dav.Config{
 			Prefix:         cfg.prefix,
