@@ -131,7 +131,7 @@ func TestSlowloris(t *testing.T) {
 		io.Copy(io.Discard, conn) // returns when the server closes
 		closed <- time.Since(start)
 	}()
-	header := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 100)
+	header := "GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + strings.Repeat("a", 100)
 	for i := 0; i < len(header); i++ {
 		if _, err := conn.Write([]byte{header[i]}); err != nil {
 			break // the server hung up
@@ -159,7 +159,7 @@ func TestReadTimeoutPerRead(t *testing.T) {
 
 	slow := dial(t, base)
 	body := strings.Repeat("x", 40)
-	fmt.Fprintf(slow, "PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(body))
+	fmt.Fprintf(slow, "PUT /slow HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n", len(body))
 	for i := range len(body) / 4 { // 1s in all (two timeouts), never more than 100ms apart
 		slow.Write([]byte(body[i*4 : i*4+4]))
 		time.Sleep(100 * time.Millisecond)
@@ -178,7 +178,7 @@ func TestReadTimeoutPerRead(t *testing.T) {
 	}
 
 	stalled := dial(t, base)
-	fmt.Fprintf(stalled, "PUT /stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhalf")
+	fmt.Fprintf(stalled, "PUT /stalled HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nhalf")
 	stalled.SetReadDeadline(time.Now().Add(5 * time.Second))
 	start := time.Now()
 	io.Copy(io.Discard, stalled) // whatever the server answers, it must hang up
@@ -232,14 +232,14 @@ func TestMaxConns(t *testing.T) {
 	t.Parallel()
 	base := startDavd(t, "--storage", "mem://", "--max-conns", "1")
 	first := dial(t, base)
-	fmt.Fprintf(first, "OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n")
+	fmt.Fprintf(first, "OPTIONS / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	br := bufio.NewReader(first)
 	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("first connection: %v", err)
 	}
 
 	second := dial(t, base)
-	fmt.Fprintf(second, "OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n")
+	fmt.Fprintf(second, "OPTIONS / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	second.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if _, err := second.Read(make([]byte, 1)); err == nil {
 		t.Fatal("second connection served while the first was open")
@@ -306,7 +306,9 @@ func TestProxyAndCORSFlags(t *testing.T) {
 		args []string
 		want int
 	}{
-		{[]string{"--trusted-proxy", "127.0.0.1"}, http.StatusCreated},
+		// The public host must be allowed: no users, so requests carry no
+		// credentials (see TestDNSRebinding).
+		{[]string{"--trusted-proxy", "127.0.0.1", "--allowed-host", "dav.example.com"}, http.StatusCreated},
 		{[]string{"--trusted-proxy", "10.0.0.0/8"}, http.StatusBadGateway},
 		{nil, http.StatusBadGateway},
 	} {

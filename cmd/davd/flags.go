@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ func serveFlags() []cli.Flag {
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Minute, Usage: "on SIGTERM, how long running requests may finish", EnvVars: env("shutdown-timeout")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "on-disconnect", Value: "finish", Usage: "when a COPY, MOVE or DELETE loses its client: finish (and log the result) or stop at the next member", EnvVars: env("on-disconnect")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-addr", Usage: "address for /operations, /metrics and /healthz (default: off)", EnvVars: env("admin-addr")}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-remote-admin", Usage: "serve a non-loopback --admin-addr: anyone who can connect sees running operations (paths, user names) and metrics", EnvVars: env("allow-remote-admin")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: "davd", Usage: "realm of the HTTP Basic challenge (users come from the --config file)", EnvVars: env("realm")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-auth-failures", Value: 10, Usage: "failed sign-ins from one address (IPv6: one /64) before it gets 429 for the rest of --auth-failure-window (0 = never)", EnvVars: env("max-auth-failures")}),
@@ -78,6 +80,12 @@ type config struct {
 	allowAnonymous    bool
 	maxAuthFailures   int
 	authFailureWindow time.Duration
+}
+
+// credentialsOptional reports whether some requests are served without
+// credentials: there are no users, or there is an anonymous entry.
+func (cfg config) credentialsOptional() bool {
+	return len(cfg.users) == 0 || cfg.anonymous != nil
 }
 
 // configFrom reads and checks the flags, so that a bad value stops davd
@@ -163,6 +171,9 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	if err := checkExposure(cfg.addr, cfg.users, cfg.allowAnonymous); err != nil {
 		return cfg, err
 	}
+	if err := checkAdminExposure(cfg.adminAddr, c.Bool("allow-remote-admin")); err != nil {
+		return cfg, err
+	}
 	if cfg.processing.Max < 0 {
 		return cfg, fmt.Errorf("--processing-max must be 0 (unlimited) or more (got %d)", cfg.processing.Max)
 	}
@@ -174,6 +185,11 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	}
 	if err := stateLimits(c, &cfg.expose.limits); err != nil {
 		return cfg, err
+	}
+
+	if cfg.credentialsOptional() && slices.Contains(cfg.expose.corsOrigins, "*") {
+		return cfg, errors.New("--cors-origin *: requests without credentials are served, so any web site could read and change the files " +
+			"through its visitors' browsers: list the origins that may (--cors-origin https://app.example.com), or configure users")
 	}
 
 	cfg.logger, err = newLogger(logOut, c.String("log-format"), c.String("log-level"))

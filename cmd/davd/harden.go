@@ -28,6 +28,7 @@ func exposeFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate (chain) file; with --tls-key serves HTTPS and HTTP/2, reloaded on SIGHUP", EnvVars: env("tls-cert")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-key", Usage: "PEM private key file for --tls-cert", EnvVars: env("tls-key")}),
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "CIDR or address of a reverse proxy whose X-Forwarded-For/-Proto/-Host are believed (repeatable)", EnvVars: env("trusted-proxy")}),
+		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "allowed-host", Usage: "host name (dav.example.com, or *.example.com) served to requests without credentials besides loopback names and IP addresses (repeatable)", EnvVars: env("allowed-host")}),
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "cors-origin", Usage: "origin (https://app.example.com, or *) allowed to use the server from a browser (repeatable)", EnvVars: env("cors-origin")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-upload", Value: "0", Usage: "largest PUT body, e.g. 4GiB or 500MB (0 = no limit)", EnvVars: env("max-upload")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-xml-body", Value: "1MiB", Usage: "largest XML request body (PROPFIND, PROPPATCH, LOCK)", EnvVars: env("max-xml-body")}),
@@ -44,6 +45,7 @@ func exposeFlags() []cli.Flag {
 type exposeConfig struct {
 	cert              *certHolder // nil: plain HTTP
 	trustedProxies    []netip.Prefix
+	allowedHosts      []string
 	corsOrigins       []string
 	limits            dav.Limits
 	maxConns          int
@@ -100,6 +102,9 @@ func exposeFrom(c *cli.Context) (exposeConfig, error) {
 			return ec, fmt.Errorf("--trusted-proxy: %w", err)
 		}
 		ec.trustedProxies = append(ec.trustedProxies, p)
+	}
+	if ec.allowedHosts, err = parseAllowedHosts(c.StringSlice("allowed-host")); err != nil {
+		return ec, fmt.Errorf("--allowed-host: %w", err)
 	}
 	if _, err := dav.NewCORS(ec.corsOrigins, http.NotFoundHandler()); err != nil {
 		return ec, fmt.Errorf("--cors-origin: %w", err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"davd/dav"
@@ -49,6 +50,25 @@ func sweepReserved(ctx context.Context, b *storage.Backend, cfg config) (wait fu
 	return func() { <-done }
 }
 
+// recoverState finishes, before anything is served, the changes a crash
+// interrupted (see dav.Recover). A read-only server changes nothing: what
+// a crash left waits for a server that writes.
+func recoverState(ctx context.Context, b *storage.Backend, st state.Store, readOnly bool, log *slog.Logger) error {
+	if readOnly {
+		return nil
+	}
+	return dav.Recover(ctx, b.FileSystem(), st, log)
+}
+
+// openState opens the state at url; read-only when the server changes
+// nothing, so that it runs on a read-only file system.
+func openState(ctx context.Context, url string, readOnly bool) (state.Store, error) {
+	if readOnly {
+		return state.OpenReadOnly(ctx, url)
+	}
+	return state.Open(ctx, url)
+}
+
 // serve runs the server until ctx is cancelled, then shuts down gracefully:
 // no new connections, running requests get cfg.shutdownTimeout to finish.
 func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
@@ -75,18 +95,26 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if stateURL == "" {
 		stateURL = defaultState(backend)
 	}
-	st, err := state.Open(ctx, stateURL)
+	st, err := openState(ctx, stateURL, cfg.readOnly)
 	if err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer st.Close()
-	if err := dav.Recover(ctx, backend.FileSystem(), st, cfg.logger); err != nil {
+	if err := recoverState(ctx, backend, st, cfg.readOnly, cfg.logger); err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}
 	// lifetime outlives every request: it is cancelled only when the
 	// shutdown timeout has passed, to stop operations that still run.
 	lifetime, abort := context.WithCancel(context.Background())
 	defer abort()
+	// The server's own directories, which no served tree may reach.
+	var secrets []string
+	if backend.Dir != "" {
+		secrets = append(secrets, filepath.Join(backend.Dir, storage.ReservedName))
+	}
+	if file, ok := strings.CutPrefix(stateURL, "sqlite://"); ok {
+		secrets = append(secrets, filepath.Dir(file))
+	}
 	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
 	var handler http.Handler
 	if cfg.users == nil && cfg.anonymous == nil {
@@ -103,10 +131,16 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		if err != nil {
 			return fmt.Errorf("--prefix: %w", err)
 		}
+		if err := checkSecrets([]servedDir{{"--storage", backend.Dir}}, secrets); err != nil {
+			return err
+		}
 	} else {
 		rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
 		defer rs.close()
 		if handler, err = usersHandler(ctx, cfg, rs, tr); err != nil {
+			return err
+		}
+		if err := checkSecrets(rs.served, append(secrets, rs.secrets...)); err != nil {
 			return err
 		}
 	}
@@ -114,6 +148,13 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	// credentials.
 	if handler, err = cfg.expose.wrap(handler); err != nil {
 		return err
+	}
+	// Outside the deadlines that wrap added: see cutBodies.
+	handler = cutBodies(handler, lifetime)
+	// Outermost: a rebound page's request must not reach CORS either.
+	if cfg.credentialsOptional() {
+		handler = &hostCheck{allowed: cfg.expose.allowedHosts, trusted: cfg.expose.trustedProxies,
+			anonymousOnly: len(cfg.users) > 0, logger: cfg.logger, next: handler}
 	}
 	srv := &http.Server{
 		Handler: handler,
@@ -134,6 +175,9 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
 		"version", version())
+	if host, _, _ := net.SplitHostPort(cfg.addr); cfg.credentialsOptional() && !loopbackListen(host) && len(cfg.expose.allowedHosts) == 0 {
+		cfg.logger.Warn("requests without credentials are served only when they name a loopback name or an IP address as their host; name the others with --allowed-host")
+	}
 	adm.serve(tr.ops, backend, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"davd/processing"
@@ -56,4 +58,56 @@ func drain(srv *http.Server, served <-chan error, cfg config, abort context.Canc
 		return err
 	}
 	return nil
+}
+
+// errShutdown is the error of a request body read once the shutdown
+// timeout has passed.
+var errShutdown = errors.New("server shutting down: the request body is no longer read")
+
+// cutBodies makes the bodies of next's requests fail once lifetime ends
+// (the shutdown timeout has passed): an upload still arriving then is cut
+// off at once, instead of being read to its end only to be discarded. It
+// must be outside processing.WithDeadlines, so that its body is the
+// innermost: a read blocked at the moment lifetime ends is woken by a
+// read deadline in the past, which the deadline wrapper cannot move on
+// again, because every later read sees lifetime ended first.
+func cutBodies(next http.Handler, lifetime context.Context) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		// The controller must not be used once the handler has returned.
+		var mu sync.Mutex
+		returned := false
+		stop := context.AfterFunc(lifetime, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !returned {
+				_ = rc.SetReadDeadline(time.Now())
+			}
+		})
+		defer func() {
+			stop()
+			mu.Lock()
+			returned = true
+			mu.Unlock()
+		}()
+		r.Body = &cutBody{ReadCloser: r.Body, lifetime: lifetime}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cutBody fails every read once lifetime has ended.
+type cutBody struct {
+	io.ReadCloser
+	lifetime context.Context
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if b.lifetime.Err() != nil {
+		return 0, errShutdown
+	}
+	return b.ReadCloser.Read(p)
 }

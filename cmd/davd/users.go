@@ -217,14 +217,40 @@ func checkExposure(addr string, users []userConfig, allowAnonymous bool) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+	if loopbackListen(host) {
 		return nil
 	}
 	return fmt.Errorf("--addr %s is reachable from other machines and no users are configured: "+
 		"add users to the --config file (see davd.example.yaml), listen on 127.0.0.1, or pass --allow-anonymous", addr)
+}
+
+// checkAdminExposure refuses a non-loopback --admin-addr unless
+// allowRemote: the admin listener has no authentication, and its
+// /operations shows the paths and user names of running operations.
+func checkAdminExposure(addr string, allowRemote bool) error {
+	if addr == "" || allowRemote {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--admin-addr: %w", err)
+	}
+	if loopbackListen(host) {
+		return nil
+	}
+	return fmt.Errorf("--admin-addr %s is reachable from other machines and the admin listener has no authentication: "+
+		"listen on 127.0.0.1, or pass --allow-remote-admin", addr)
+}
+
+// loopbackListen reports whether listening on host (of a host:port) is
+// reachable from this machine only: "localhost" or a loopback address.
+// The empty host is every interface.
+func loopbackListen(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // roots opens the trees users are rooted at, once each, and closes them.
@@ -234,6 +260,9 @@ type roots struct {
 	readOnly bool
 	opened   map[string]root
 	closers  []func() error
+
+	served  []servedDir // every user's root, for checkSecrets
+	secrets []string    // the state directories of storage URL roots
 }
 
 type root struct {
@@ -271,13 +300,16 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 			return prev, nil
 		}
 		rs.closers = append(rs.closers, b.Close)
-		st, err := state.Open(ctx, defaultState(b))
+		st, err := openState(ctx, defaultState(b), rs.readOnly)
 		if err != nil {
 			return r, fmt.Errorf("state of %s: %w", spec, err)
 		}
 		rs.closers = append(rs.closers, st.Close)
-		if err := dav.Recover(ctx, b.FileSystem(), st, nil); err != nil {
+		if err := recoverState(ctx, b, st, rs.readOnly, nil); err != nil {
 			return r, fmt.Errorf("state of %s: %w", spec, err)
+		}
+		if b.Dir != "" {
+			rs.secrets = append(rs.secrets, filepath.Join(b.Dir, storage.ReservedName))
 		}
 		r = root{b, st}
 		if b.Dir != "" {
@@ -335,6 +367,7 @@ func usersHandler(ctx context.Context, cfg config, rs *roots, tr tracking) (http
 		if err != nil {
 			return nil, fmt.Errorf("root of %s: %w", u.describe(), err)
 		}
+		rs.served = append(rs.served, servedDir{"root of " + u.describe(), r.backend.Dir})
 		perms := u.perms
 		return dav.NewHandler(r.backend.FileSystem(), r.st, tr.apply(dav.Config{
 			Prefix:         cfg.prefix,

@@ -2,13 +2,16 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // stateURLForms lists the URLs Open accepts, for error messages.
@@ -33,7 +36,31 @@ const stateURLForms = `"sqlite:///absolute/path/state.db", "postgres://user:pass
 // (within 5 seconds unless connect_timeout says less) and creates or
 // checks the schema, so that a bad URL, an unreachable server or a wrong
 // password fail here; the password never appears in its errors.
+//
+// An SQLite store holds an exclusive lock (flock) on the file's
+// companion FILE.lock (created beside it, holding the owner's process id)
+// from Open to Close: a second server on the same state — which would
+// ignore the first one's locks, and it its — fails to open it, with an
+// error naming the lock file.
 func Open(ctx context.Context, url string) (Store, error) {
+	return open(ctx, url, false)
+}
+
+// OpenReadOnly is Open for a server that changes nothing: it writes to
+// no file, so that it works on a read-only file system. A state file that
+// does not exist, or is empty, gives an empty in-memory store (there is
+// nothing to read, and nothing will be written). An SQLite file is opened
+// read-only (SQLite's mode=ro), or as immutable when its directory is not
+// writable (a read-only file system: no other process can change it
+// either); the lock on FILE.lock is shared, so that read-only servers may
+// share a state but not with a server that writes it, and is skipped
+// when the lock file can neither be created nor opened. The store's write
+// methods fail.
+func OpenReadOnly(ctx context.Context, url string) (Store, error) {
+	return open(ctx, url, true)
+}
+
+func open(ctx context.Context, url string, readOnly bool) (Store, error) {
 	switch {
 	case url == "memory:" || url == "memory://":
 		return newMemory(), nil
@@ -43,14 +70,145 @@ func Open(ctx context.Context, url string) (Store, error) {
 			return nil, fmt.Errorf("state: %q: the state file must be an absolute path, as in %s", url, stateURLForms)
 		}
 		file = filepath.Clean(file)
-		if err := prepareFile(file); err != nil {
+		if readOnly {
+			return openReadOnly(ctx, file)
+		}
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			return nil, fmt.Errorf("state: cannot create the directory of state file %s: %w", file, err)
+		}
+		lock, err := lockState(file, false)
+		if err != nil {
 			return nil, err
 		}
-		return openSQLite(ctx, file, "")
+		if err := prepareFile(file); err != nil {
+			lock.Close()
+			return nil, err
+		}
+		s, err := openSQLite(ctx, file, "")
+		if err != nil {
+			lock.Close()
+			return nil, err
+		}
+		s.lock = lock
+		return s, nil
 	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
 		return openPostgres(ctx, url)
 	}
 	return nil, fmt.Errorf("state: unknown state URL %q: want %s", url, stateURLForms)
+}
+
+// lockState takes the lock on file+".lock": exclusive, or shared. A
+// shared lock that cannot be taken because the lock file can neither be
+// created nor opened is skipped (nil, nil): that is a read-only file
+// system, where no server can write the state either.
+func lockState(file string, shared bool) (*os.File, error) {
+	name := file + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil && shared {
+		if f, err = os.Open(name); err != nil {
+			return nil, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: cannot create the lock file %s of state file %s: %w", name, file, err)
+	}
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			holder := ""
+			if b, _ := os.ReadFile(name); len(b) > 0 && len(b) < 32 {
+				holder = " (process " + strings.TrimSpace(string(b)) + ")"
+			}
+			return nil, fmt.Errorf("state: state file %s is in use by another davd%s, which holds %s: "+
+				"two servers on one state would ignore each other's locks; stop the other one or give this one another --state",
+				file, holder, name)
+		}
+		return nil, fmt.Errorf("state: cannot lock %s: %w", name, err)
+	}
+	if !shared {
+		// Only for the message above; the lock is what counts.
+		f.Truncate(0)
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+// openReadOnly is OpenReadOnly for an SQLite file.
+func openReadOnly(ctx context.Context, file string) (Store, error) {
+	fi, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return newMemory(), nil
+	case err != nil:
+		return nil, fmt.Errorf("state: cannot use state file %s: %w", file, err)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("state: state file %s is not a regular file", file)
+	case fi.Size() == 0:
+		return newMemory(), nil
+	}
+	if err := checkMagic(file); err != nil {
+		return nil, err
+	}
+	lock, err := lockState(file, true)
+	if err != nil {
+		return nil, err
+	}
+	params := "mode=ro"
+	if syscall.Access(filepath.Dir(file), 2 /* W_OK */) != nil {
+		// SQLite would need to create the -shm file of a WAL database.
+		params = "immutable=1"
+	}
+	s, err := openSQLiteReadOnly(ctx, file, params)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	if lock != nil {
+		s.lock = lock
+	}
+	return s, nil
+}
+
+// openSQLiteReadOnly is openSQLite for a database it must not write: it
+// checks the database and loads it, and creates nothing.
+func openSQLiteReadOnly(ctx context.Context, file, uriParams string) (*sqlStore, error) {
+	dsn := "file:" + uriPath(file) + "?_pragma=busy_timeout(10000)&" + uriParams
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", file, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	s := &sqlStore{sqlCore: sqlCore{db: db, d: sqliteDialect}, file: file, have: map[string]struct{}{}}
+	s.locker = newLocker(s)
+	fail := func(err error) (*sqlStore, error) {
+		db.Close()
+		return nil, err
+	}
+	var check string
+	if err := db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&check); err != nil {
+		return fail(s.openError(err))
+	}
+	if check != "ok" {
+		return fail(corrupt(file, "fails SQLite's integrity check"))
+	}
+	tables, err := s.tables(ctx)
+	if err != nil {
+		return fail(s.openError(err))
+	}
+	if err := s.checkSchema(ctx, tables); err != nil {
+		return fail(err)
+	}
+	if err := s.load(ctx); err != nil {
+		return fail(err)
+	}
+	return s, nil
 }
 
 // sqliteMagic starts every SQLite database file.
@@ -96,6 +254,17 @@ func prepareFile(file string) error {
 	f, err := os.OpenFile(file, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("state: cannot open state file %s for writing: %w", file, err)
+	}
+	f.Close()
+	return checkMagic(file)
+}
+
+// checkMagic rejects a file that is plainly not an SQLite database; an
+// empty file is a new one.
+func checkMagic(file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("state: cannot read state file %s: %w", file, err)
 	}
 	defer f.Close()
 	var hdr [len(sqliteMagic)]byte

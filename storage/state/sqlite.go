@@ -31,6 +31,9 @@ type sqlStore struct {
 	sqlCore // the statements
 
 	file string
+	// lock keeps other servers off the file (lockState), from open to
+	// Close; nil when none is held.
+	lock interface{ Close() error }
 
 	// wmu serializes write transactions: the database takes one writer
 	// at a time anyway, and holding wmu keeps the set in step with it.
@@ -584,6 +587,9 @@ func (s *sqlStore) writeOne(ctx context.Context, what string, q *query) error {
 func (s *sqlStore) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.lock != nil {
+		defer s.lock.Close() // after the database: see lockState
 	}
 	// Wait for writes in progress, so that they are not cut off.
 	s.wmu.Lock()
