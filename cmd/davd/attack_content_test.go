@@ -225,11 +225,11 @@ func TestSmuggledLengthLater(t *testing.T) {
 	addr := strings.TrimPrefix(startDavd(t, "--storage", "mem://"), "http://")
 	fake := "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
 	chunked := func(s string) string { return strconv.FormatInt(int64(len(s)), 16) + ";ext=1\r\n" + s + "\r\n" }
-	text := "PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: " + strconv.Itoa(len(fake)) + "\r\n\r\n" + fake +
-		"PUT /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(fake) + chunked("x") + "0\r\nX-Trailer: 1\r\n\r\n" +
-		"GET /a HTTP/1.1\r\nHost: h\r\n\r\n" +
-		"PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n" +
-		"PUT /d HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx"
+	text := "PUT /a HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + strconv.Itoa(len(fake)) + "\r\n\r\n" + fake +
+		"PUT /b HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(fake) + chunked("x") + "0\r\nX-Trailer: 1\r\n\r\n" +
+		"GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n" +
+		"PUT /c HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n" +
+		"PUT /d HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx"
 	resps, bodies, closed := pipelineRaw(t, addr, text)
 	var got []int
 	for _, r := range resps {
@@ -242,7 +242,7 @@ func TestSmuggledLengthLater(t *testing.T) {
 		t.Errorf("GET /a: %q, want %q", bodies[2], fake)
 	}
 	for _, p := range []string{"/c", "/d"} {
-		if status, _ := sendRaw(t, addr, "GET "+p+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"); status != 404 {
+		if status, _ := sendRaw(t, addr, "GET "+p+" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); status != 404 {
 			t.Errorf("GET %s: %d, want 404 (never created)", p, status)
 		}
 	}
