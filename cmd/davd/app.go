@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -18,6 +17,8 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 	return &cli.App{
 		Name:      "davd",
 		Usage:     "a WebDAV server whose slow operations never make a client time out",
+		// Version also gives the app --version (and -v).
+		Version: version(),
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// One clear line instead of the whole help text on a bad flag.
@@ -48,9 +49,9 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 			hashPasswordCommand(),
 			{
 				Name:  "version",
-				Usage: "print the version",
+				Usage: "print the version, commit and build date (as --version does)",
 				Action: func(c *cli.Context) error {
-					fmt.Fprintln(stdout, "davd", version())
+					fmt.Fprintf(stdout, "%s version %s\n", c.App.Name, c.App.Version)
 					return nil
 				},
 			},
@@ -79,22 +80,4 @@ func loadConfig(flags []cli.Flag) cli.BeforeFunc {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-// version is the module version, or the VCS revision of a development build.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
-			v = "devel-" + s.Value[:min(12, len(s.Value))]
-		}
-	}
-	if v == "" {
-		v = "(devel)"
-	}
-	return v + " " + info.GoVersion
 }
