@@ -15,10 +15,10 @@ import (
 func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 	flags := serveFlags()
 	return &cli.App{
-		Name:      "davd",
-		Usage:     "a WebDAV server whose slow operations never make a client time out",
+		Name:  "davd",
+		Usage: "a WebDAV server whose slow operations never make a client time out",
 		// Version also gives the app --version (and -v).
-		Version: version(),
+		Version:   version(),
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// One clear line instead of the whole help text on a bad flag.
