@@ -29,6 +29,9 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 		// App mutates while it sets up; --help covers the same need without
 		// shared state between servers run in one process (tests do).
 		HideHelpCommand: true,
+		// `davd … --generate-bash-completion` lists what may come next;
+		// the scripts of `davd completion` ask it.
+		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			{
 				Name:            "serve",
@@ -47,6 +50,8 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 				},
 			},
 			hashPasswordCommand(),
+			completionCommand(),
+			manCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version, commit and build date (as --version does)",
