@@ -167,3 +167,23 @@ func readmeDefaultMismatch(f cli.Flag, cell string) string {
 	}
 	return ""
 }
+
+// TestREADMEGoVersion: the Go the README asks for is the go line of go.mod.
+func TestREADMEGoVersion(t *testing.T) {
+	t.Parallel()
+	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "needs Go " + string(m[1]) + " or newer"; !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not say %q (the go line of go.mod)", want)
+	}
+}
