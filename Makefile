@@ -3,10 +3,36 @@ GO ?= go
 ADDR ?= 127.0.0.1:8080
 DATA ?= ./data
 
-.PHONY: build run test lint vet fmt clean bench fuzz
+# Stamped into the binary (davd version, davd --version), each computed once
+# unless given: make dist VERSION=v1.2.0. Without a tag the version is
+# "devel"; uncommitted changes to tracked files make the commit "-dirty".
+VERSION := $(or $(VERSION),$(shell git describe --tags --dirty 2>/dev/null || echo devel))
+COMMIT := $(or $(COMMIT),$(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null && echo $$c || echo $$c-dirty; } || echo unknown))
+DATE := $(or $(DATE),$(shell date -u +%Y-%m-%dT%H:%M:%SZ))
+LDFLAGS = -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
+
+.PHONY: build run test lint vet fmt clean bench fuzz dist man FORCE
 
 build:
-	$(GO) build -o bin/davd ./cmd/davd
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/davd ./cmd/davd
+
+# Static binaries (no cgo: the SQLite driver is pure Go), stripped, for each
+# of DIST_PLATFORMS, into dist/ as davd-OS-ARCH[.exe], with SHA256SUMS.
+DIST_PLATFORMS = linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+define dist_rule
+dist/davd-$(1)-$(2)$(if $(filter windows,$(1)),.exe): FORCE
+	CGO_ENABLED=0 GOOS=$(1) GOARCH=$(2) $$(GO) build -trimpath -ldflags '-s -w $$(LDFLAGS)' -o $$@ ./cmd/davd
+DIST_BINS += dist/davd-$(1)-$(2)$(if $(filter windows,$(1)),.exe)
+endef
+$(foreach p,$(DIST_PLATFORMS),$(eval $(call dist_rule,$(word 1,$(subst /, ,$(p))),$(word 2,$(subst /, ,$(p))))))
+
+dist: $(DIST_BINS)
+	cd dist && sha256sum $(notdir $(DIST_BINS)) > SHA256SUMS
+
+# The manual page, generated from the command-line definition.
+man:
+	@mkdir -p dist
+	$(GO) run ./cmd/davd man > dist/davd.1.tmp && mv dist/davd.1.tmp dist/davd.1
 
 run:
 	$(GO) run ./cmd/davd serve --addr $(ADDR) $(DATA)
@@ -47,4 +73,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +50,7 @@ func (a *admin) serve(ops *processing.Registry, backend *storage.Backend, logger
 		return
 	}
 	a.srv = &http.Server{
-		Handler: ops.AdminHandler(buildInfo(), a.draining.Load, func(ctx context.Context) error {
+		Handler: ops.AdminHandler(metricsBuildInfo(), a.draining.Load, func(ctx context.Context) error {
 			if err := backend.Probe(ctx, probeTimeout); err != nil {
 				logger.Warn("health check failed", "err", err)
 				return err
@@ -72,19 +70,11 @@ func (a *admin) serve(ops *processing.Registry, backend *storage.Backend, logger
 	}()
 }
 
-// buildInfo describes this binary for davd_build_info: the module version
-// and VCS revision Go stamped into it, when it did.
-func buildInfo() processing.BuildInfo {
-	b := processing.BuildInfo{GoVersion: runtime.Version()}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		b.Version = info.Main.Version
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				b.Revision = s.Value
-			}
-		}
-	}
-	return b
+// metricsBuildInfo describes this binary for davd_build_info, as
+// `davd version` does.
+func metricsBuildInfo() processing.BuildInfo {
+	b := currentBuild()
+	return processing.BuildInfo{Version: b.version, Revision: b.commit, GoVersion: b.goVer}
 }
 
 // drain makes /healthz answer 503.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -16,8 +15,10 @@ import (
 func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 	flags := serveFlags()
 	return &cli.App{
-		Name:      "davd",
-		Usage:     "a WebDAV server whose slow operations never make a client time out",
+		Name:  "davd",
+		Usage: "a WebDAV server whose slow operations never make a client time out",
+		// Version also gives the app --version (and -v).
+		Version:   version(),
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// One clear line instead of the whole help text on a bad flag.
@@ -28,6 +29,9 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 		// App mutates while it sets up; --help covers the same need without
 		// shared state between servers run in one process (tests do).
 		HideHelpCommand: true,
+		// `davd … --generate-bash-completion` lists what may come next;
+		// the scripts of `davd completion` ask it.
+		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			{
 				Name:            "serve",
@@ -46,11 +50,13 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 				},
 			},
 			hashPasswordCommand(),
+			completionCommand(),
+			manCommand(),
 			{
 				Name:  "version",
-				Usage: "print the version",
+				Usage: "print the version, commit and build date (as --version does)",
 				Action: func(c *cli.Context) error {
-					fmt.Fprintln(stdout, "davd", version())
+					fmt.Fprintf(stdout, "%s version %s\n", c.App.Name, c.App.Version)
 					return nil
 				},
 			},
@@ -79,22 +85,4 @@ func loadConfig(flags []cli.Flag) cli.BeforeFunc {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-// version is the module version, or the VCS revision of a development build.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
-			v = "devel-" + s.Value[:min(12, len(s.Value))]
-		}
-	}
-	if v == "" {
-		v = "(devel)"
-	}
-	return v + " " + info.GoVersion
 }
