@@ -41,7 +41,7 @@ func serveFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "on-disconnect", Value: "finish", Usage: "when a COPY, MOVE or DELETE loses its client: finish (and log the result) or stop at the next member", EnvVars: env("on-disconnect")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-addr", Usage: "address for /operations, /metrics and /healthz (default: off)", EnvVars: env("admin-addr")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-remote-admin", Usage: "serve a non-loopback --admin-addr: anyone who can connect sees running operations (paths, user names) and metrics", EnvVars: env("allow-remote-admin")}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: defaultRealm, Usage: "realm of the HTTP Basic challenge (users come from the --config file)", EnvVars: env("realm")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: defaultRealm, Usage: "realm of the HTTP Basic challenge (users come from the --config file and --htpasswd)", EnvVars: env("realm")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "htpasswd", Usage: "Apache htpasswd file of users (bcrypt entries, htpasswd -B), each served the whole storage with every permission; besides the --config file's users; reloaded on SIGHUP", EnvVars: env("htpasswd")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-auth-failures", Value: 10, Usage: "failed sign-ins from one address (IPv6: one /64) before it gets 429 for the rest of --auth-failure-window (0 = never)", EnvVars: env("max-auth-failures")}),

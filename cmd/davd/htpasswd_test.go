@@ -168,3 +168,34 @@ func TestHtpasswdUsers(t *testing.T) {
 		t.Error("davd did not exit after SIGTERM")
 	}
 }
+
+// TestReadHtpasswd covers what the htpasswd tool does not write: CRLF
+// line ends, $2a$ and $2b$ hashes, and malformed lines.
+func TestReadHtpasswd(t *testing.T) {
+	t.Parallel()
+	hash := cheapHash(t, "pw") // $2a$
+	b := "$2b$" + strings.TrimPrefix(hash, "$2a$")
+	for _, c := range []struct {
+		content string
+		users   int
+		err     string
+	}{
+		{"# team\r\nann:" + hash + "\r\n\r\nben:" + b + "\r\n", 2, ""},
+		{"ann:" + hash + "\nann:" + b + "\n", 0, `line 2: user "ann" is already on line 1`},
+		{"ann " + hash + "\n", 0, "line 1 is not name:hash"},
+		{"ann:$1$abc$def\n", 0, "MD5-crypt"},
+		{"ann:\n", 0, "an empty password"},
+		{"ann:$2y$10$short\n", 0, "malformed bcrypt hash"},
+		{":" + hash + "\n", 0, "empty user name"},
+	} {
+		file := filepath.Join(t.TempDir(), "htpasswd")
+		os.WriteFile(file, []byte(c.content), 0o600)
+		entries, err := readHtpasswd(file)
+		switch {
+		case c.err == "" && (err != nil || len(entries) != c.users):
+			t.Errorf("%q: %d users, %v; want %d", c.content, len(entries), err, c.users)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want one giving %q", c.content, err, c.err)
+		}
+	}
+}
