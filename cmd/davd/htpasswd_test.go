@@ -99,15 +99,16 @@ func TestHtpasswdStartRefusals(t *testing.T) {
 // the htpasswd user over the whole storage with every permission. The file
 // is then changed with htpasswd (bob added, alice deleted) and SIGHUP
 // makes it so; a duplicate name or an MD5 entry added later is refused on
-// reload and the previous users keep working.
+// reload and the previous users keep working. --realm, given on the
+// command line, wins over the file's realm after the reload too.
 func TestHtpasswdUsers(t *testing.T) {
 	t.Parallel()
 	dir, conf := t.TempDir(), t.TempDir()
 	file, cfgFile := filepath.Join(conf, "htpasswd"), filepath.Join(conf, "davd.yaml")
 	htpasswdTool(t, "-c", "-b", "-B", "-C", "4", file, "alice", "alice-pw")
-	replaceFile(t, cfgFile, fmt.Sprintf("users:\n  - name: carol\n    password: '%s'\n    root: carol\n    permissions: read\n",
+	replaceFile(t, cfgFile, fmt.Sprintf("realm: From the file\nusers:\n  - name: carol\n    password: '%s'\n    root: carol\n    permissions: read\n",
 		cheapHash(t, "carol-pw")))
-	p := startProcess(t, "serve", "--addr", "127.0.0.1:0", "--log-level", "info", "--config", cfgFile, "--htpasswd", file, dir)
+	p := startProcess(t, "serve", "--addr", "127.0.0.1:0", "--log-level", "info", "--config", cfgFile, "--htpasswd", file, "--realm", "Fixed", dir)
 	var base string
 	select {
 	case base = <-p.url:
@@ -138,8 +139,10 @@ func TestHtpasswdUsers(t *testing.T) {
 	if code, _ := userRequest(t, "PUT", base+"/bob.txt", "bob", "bob-pw", "b"); code != http.StatusCreated {
 		t.Errorf("PUT as bob after the reload = %d, want 201", code)
 	}
-	if code, _ := userRequest(t, "GET", base+"/carol/a.txt", "alice", "alice-pw", ""); code != http.StatusUnauthorized {
-		t.Errorf("alice, deleted, after the reload = %d, want 401", code)
+	// --realm on the command line wins over the file, after a reload too.
+	if code, challenge := userRequest(t, "GET", base+"/carol/a.txt", "alice", "alice-pw", ""); code != http.StatusUnauthorized ||
+		!strings.Contains(challenge, `realm="Fixed"`) {
+		t.Errorf("alice, deleted, after the reload = %d %q, want 401 in realm Fixed", code, challenge)
 	}
 
 	for i, bad := range []struct {
