@@ -41,7 +41,8 @@ func serveFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "on-disconnect", Value: "finish", Usage: "when a COPY, MOVE or DELETE loses its client: finish (and log the result) or stop at the next member", EnvVars: env("on-disconnect")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-addr", Usage: "address for /operations, /metrics and /healthz (default: off)", EnvVars: env("admin-addr")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-remote-admin", Usage: "serve a non-loopback --admin-addr: anyone who can connect sees running operations (paths, user names) and metrics", EnvVars: env("allow-remote-admin")}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: "davd", Usage: "realm of the HTTP Basic challenge (users come from the --config file)", EnvVars: env("realm")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: defaultRealm, Usage: "realm of the HTTP Basic challenge (users come from the --config file and --htpasswd)", EnvVars: env("realm")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "htpasswd", Usage: "Apache htpasswd file of users (bcrypt entries, htpasswd -B), each served the whole storage with every permission; besides the --config file's users; reloaded on SIGHUP", EnvVars: env("htpasswd")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-auth-failures", Value: 10, Usage: "failed sign-ins from one address (IPv6: one /64) before it gets 429 for the rest of --auth-failure-window (0 = never)", EnvVars: env("max-auth-failures")}),
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "auth-failure-window", Value: 5 * time.Minute, Usage: "window, from an address's first failed sign-in, in which --max-auth-failures are counted", EnvVars: env("auth-failure-window")}),
@@ -78,6 +79,7 @@ type config struct {
 	anonymous         *userConfig
 	realm             string
 	allowAnonymous    bool
+	sources           userSources // where users come from, read again on SIGHUP
 	maxAuthFailures   int
 	authFailureWindow time.Duration
 }
@@ -165,7 +167,7 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	if cfg.realm == "" || strings.ContainsAny(cfg.realm, "\"\\") || strings.ContainsFunc(cfg.realm, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return cfg, fmt.Errorf("--realm %q must be non-empty, without quotes, backslashes or control characters", cfg.realm)
 	}
-	if cfg.users, cfg.anonymous, err = readUsers(c); err != nil {
+	if cfg.users, cfg.anonymous, cfg.sources, err = readUsers(c); err != nil {
 		return cfg, err
 	}
 	if err := checkExposure(cfg.addr, cfg.users, cfg.allowAnonymous); err != nil {

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -183,42 +178,6 @@ func (ec exposeConfig) scheme() string {
 		return "https"
 	}
 	return "http"
-}
-
-// watchCert starts reloading the certificate on SIGHUP and returns the
-// function that stops it. The signal is subscribed before it returns, so a
-// SIGHUP sent once the server answers never meets the default action,
-// which is to terminate. (Tests drive certHolder.watchReload with their
-// own channel.)
-//
-// Without TLS a SIGHUP is still caught, and only logged: `systemctl
-// reload` (davd.service sends SIGHUP) must not stop a server that has no
-// certificate to reload.
-func (ec exposeConfig) watchCert(ctx context.Context, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if ec.cert != nil {
-			ec.cert.watchReload(ctx, hup, log)
-			return
-		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				log.Info("SIGHUP: nothing to reload without --tls-cert")
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-		signal.Stop(hup)
-	}
 }
 
 // serve runs srv on ln, over TLS when configured, until srv is shut down.

@@ -11,10 +11,10 @@ import (
 func main() {
 	// SIGHUP's default action terminates the process. `systemctl reload`
 	// sends it, possibly while davd still opens its state, before
-	// watchCert subscribes to it: subscribing here, first, makes a SIGHUP
-	// at any moment harmless. Signals are not queued for this channel
-	// (nobody reads it, and a full channel drops them); watchCert has its
-	// own subscription and does the reloading.
+	// watchSignals subscribes to it: subscribing here, first, makes a
+	// SIGHUP at any moment harmless. Signals are not queued for this
+	// channel (nobody reads it, and a full channel drops them);
+	// watchSignals (reload.go) has its own subscription and reloads.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -116,45 +116,18 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		secrets = append(secrets, filepath.Dir(file))
 	}
 	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
-	var handler http.Handler
-	if cfg.users == nil && cfg.anonymous == nil {
-		handler, err = dav.NewHandler(backend.FileSystem(), st, tr.apply(dav.Config{
-			Prefix:         cfg.prefix,
-			ReadOnly:       cfg.readOnly,
-			Processing:     cfg.processing,
-			Logger:         cfg.logger,
-			Limits:         cfg.expose.limits,
-			TrustedProxies: cfg.expose.trustedProxies,
-
-			InlineActiveContent: cfg.inlineActive,
-		}))
-		if err != nil {
-			return fmt.Errorf("--prefix: %w", err)
-		}
-		if err := checkSecrets([]servedDir{{"--storage", backend.Dir}}, secrets); err != nil {
-			return err
-		}
-	} else {
-		rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
-		defer rs.close()
-		if handler, err = usersHandler(ctx, cfg, rs, tr); err != nil {
-			return err
-		}
-		if err := checkSecrets(rs.served, append(secrets, rs.secrets...)); err != nil {
-			return err
-		}
-	}
-	// CORS goes outside authentication: browsers send preflights without
-	// credentials.
-	if handler, err = cfg.expose.wrap(handler); err != nil {
+	rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
+	defer rs.close()
+	hs := &handlers{cfg: cfg, rs: rs, tr: tr, secrets: secrets, lifetime: lifetime}
+	start := userSet{users: cfg.users, anonymous: cfg.anonymous}
+	handler, err := hs.build(ctx, start, cfg.realm)
+	if err != nil {
 		return err
 	}
-	// Outside the deadlines that wrap added: see cutBodies.
-	handler = cutBodies(handler, lifetime)
-	// Outermost: a rebound page's request must not reach CORS either.
-	if cfg.credentialsOptional() {
-		handler = &hostCheck{allowed: cfg.expose.allowedHosts, trusted: cfg.expose.trustedProxies,
-			anonymousOnly: len(cfg.users) > 0, logger: cfg.logger, next: handler}
+	var rl *reloader // SIGHUP reloads the users (reload.go)
+	if cfg.sources.config != "" || cfg.sources.htpasswd != "" {
+		rl = &reloader{hs: hs, sw: newSwitchHandler(handler), log: cfg.logger, authed: start.authenticated()}
+		handler = rl.sw
 	}
 	srv := &http.Server{
 		Handler: handler,
@@ -170,7 +143,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	// Headers must arrive promptly; bodies and responses may take as long
 	// as the operation needs, which 102 Processing covers (see deadlines).
 	cfg.expose.configure(srv)
-	stopReload := cfg.expose.watchCert(ctx, cfg.logger)
+	stopReload := watchSignals(ctx, cfg.expose.cert, rl, cfg.logger)
 	defer stopReload()
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,

@@ -99,29 +99,111 @@ type configFile struct {
 	Flags     map[string]any `yaml:",inline"`
 }
 
+// defaultRealm is the realm of the Basic challenge when neither --realm
+// nor the config file names one.
+const defaultRealm = "davd"
+
+// userSources are the files users are read from: at start, and again on
+// every SIGHUP (see reload.go). Everything but the files' contents is
+// fixed at start.
+type userSources struct {
+	config   string          // --config, "" for none
+	htpasswd string          // --htpasswd, "" for none
+	known    map[string]bool // flag names: the other keys the config file may hold
+	// realm is --realm when it does not come from the config file (the
+	// command line or the environment set another); "" when the realm
+	// follows the file's realm key, or the default without one.
+	realm string
+	// flags are the config file's flag keys as read at start: a reload
+	// names those that changed, which take effect only at a restart.
+	flags map[string]any
+}
+
+// userSet is what the user sources hold, validated.
+type userSet struct {
+	users     []userConfig
+	anonymous *userConfig
+	realm     string         // the realm the sources give ("" for the default)
+	flags     map[string]any // the config file's flag keys
+}
+
+// authenticated reports whether the set names users or an anonymous entry; a
+// set with neither serves everyone without authentication.
+func (s userSet) authenticated() bool { return s.users != nil || s.anonymous != nil }
+
 // readUsers reads the users and the anonymous entry from the YAML file
-// named by --config. Keys are checked strictly: a misspelt key could
-// otherwise leave a user with more rights, or the server without users.
-func readUsers(c *cli.Context) (users []userConfig, anonymous *userConfig, err error) {
-	file := c.String("config")
-	if file == "" {
-		return nil, nil, nil
+// named by --config and from the --htpasswd file, and returns the sources
+// for reloading them.
+func readUsers(c *cli.Context) (users []userConfig, anonymous *userConfig, src userSources, err error) {
+	src = userSources{config: c.String("config"), htpasswd: c.String("htpasswd"), known: map[string]bool{}}
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			src.known[n] = true
+		}
 	}
+	set, err := src.read()
+	if err != nil {
+		return nil, nil, src, err
+	}
+	src.flags = set.flags
+	// The realm follows the file unless the command line or the
+	// environment gave another (they take precedence over the file).
+	if flag := c.String("realm"); flag != set.realm && !(set.realm == "" && flag == defaultRealm) {
+		src.realm = flag
+	}
+	return set.users, set.anonymous, src, nil
+}
+
+// realmOf is the realm a reloaded set is served under.
+func (s userSources) realmOf(set userSet) string {
+	switch {
+	case s.realm != "":
+		return s.realm
+	case set.realm != "":
+		return set.realm
+	}
+	return defaultRealm
+}
+
+// read reads and checks the sources. Users from both files are served
+// side by side; a name in both is refused.
+func (s userSources) read() (userSet, error) {
+	var set userSet
+	if s.config != "" {
+		var err error
+		if set, err = readConfigUsers(s.config, s.known); err != nil {
+			return set, err
+		}
+	}
+	if s.htpasswd != "" {
+		entries, err := readHtpasswd(s.htpasswd)
+		if err != nil {
+			return set, err
+		}
+		for _, e := range entries {
+			if slices.ContainsFunc(set.users, func(u userConfig) bool { return u.name == e.user.name }) {
+				return set, fmt.Errorf("user %q is both in the config file %s and in --htpasswd %s (line %d): keep one",
+					e.user.name, s.config, s.htpasswd, e.line)
+			}
+			set.users = append(set.users, e.user)
+		}
+	}
+	return set, nil
+}
+
+// readConfigUsers reads the users, the anonymous entry and the realm from
+// the YAML config file. Keys are checked strictly: a misspelt key could
+// otherwise leave a user with more rights, or the server without users.
+func readConfigUsers(file string, known map[string]bool) (set userSet, err error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("config file: %w", err)
+		return set, fmt.Errorf("config file: %w", err)
 	}
 	var cf configFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
-		return nil, nil, fmt.Errorf("config file %s: %s", file, oneLine(err))
-	}
-	known := map[string]bool{}
-	for _, f := range c.Command.Flags {
-		for _, n := range f.Names() {
-			known[n] = true
-		}
+		return set, fmt.Errorf("config file %s: %s", file, oneLine(err))
 	}
 	var unknown []string
 	for k := range cf.Flags {
@@ -131,28 +213,34 @@ func readUsers(c *cli.Context) (users []userConfig, anonymous *userConfig, err e
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return nil, nil, fmt.Errorf("config file %s: unknown key %q (keys are flag names, users and anonymous)", file, unknown[0])
+		return set, fmt.Errorf("config file %s: unknown key %q (keys are flag names, users and anonymous)", file, unknown[0])
+	}
+	set.flags = cf.Flags
+	if r, ok := cf.Flags["realm"]; ok {
+		if set.realm, ok = r.(string); !ok {
+			return set, fmt.Errorf("config file %s: realm must be a string", file)
+		}
 	}
 	seen := map[string]bool{}
 	for i, e := range cf.Users {
 		u, err := e.check(false)
 		if err != nil {
-			return nil, nil, fmt.Errorf("config file %s: users[%d]: %w", file, i, err)
+			return set, fmt.Errorf("config file %s: users[%d]: %w", file, i, err)
 		}
 		if seen[u.name] {
-			return nil, nil, fmt.Errorf("config file %s: user %q is configured twice", file, u.name)
+			return set, fmt.Errorf("config file %s: user %q is configured twice", file, u.name)
 		}
 		seen[u.name] = true
-		users = append(users, u)
+		set.users = append(set.users, u)
 	}
 	if cf.Anonymous != nil {
 		u, err := cf.Anonymous.check(true)
 		if err != nil {
-			return nil, nil, fmt.Errorf("config file %s: anonymous: %w", file, err)
+			return set, fmt.Errorf("config file %s: anonymous: %w", file, err)
 		}
-		anonymous = &u
+		set.anonymous = &u
 	}
-	return users, anonymous, nil
+	return set, nil
 }
 
 // check validates an entry of the config file.
