@@ -149,8 +149,22 @@ func TestSameCredentialsCheckedOnce(t *testing.T) {
 		a, srv := newServer(t, Config{Realm: "r", MaxFailures: 2, FailureWindow: time.Hour, Accounts: []Account{
 			{Name: "alice", Hash: mustHash(t, "pw"), Handler: whoami("a")},
 		}})
+		// The one check is held until every request has arrived (and a
+		// little longer, for the last ones to join it), however slowly a
+		// loaded machine delivers them.
+		var arrived atomic.Int64
+		inner := srv.Config.Handler
+		srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived.Add(1)
+			inner.ServeHTTP(w, r)
+		})
 		var c counting
-		c.wrap(a, func() { time.Sleep(50 * time.Millisecond) })
+		c.wrap(a, func() {
+			for deadline := time.Now().Add(10 * time.Second); arrived.Load() < 20 && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond)
+		})
 		srv.Start()
 		auths := make([]string, 20)
 		for i := range auths {
