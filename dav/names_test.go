@@ -173,3 +173,52 @@ func TestStoredNamesServed(t *testing.T) {
 		t.Errorf("left in the root: %q, want %q", left, want)
 	}
 }
+
+// TestDotSegmentCleaned: a "." segment names the directory it is in:
+// "/./a:b", as rclone asks for a top-level name with a colon, is "/a:b"
+// (it used to be refused with 400); ".." still is refused, raw or encoded,
+// in the path and in a Destination.
+func TestDotSegmentCleaned(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "d"), 0o755)
+	os.WriteFile(filepath.Join(root, "a:b"), []byte("colon"), 0o644)
+	rfs, err := storage.NewRootFs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rfs.Close()
+	srv := testServer(t, rfs, Config{})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	get := func(target string, hdr ...string) response {
+		t.Helper()
+		req := "GET " + target + " HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n"
+		for _, h := range hdr {
+			req += h + "\r\n"
+		}
+		return raw(t, addr, req+"\r\n")
+	}
+	for _, target := range []string{"/./a:b", "/d/./../a:b", "/%2e/a:b", "/d/%2E/%2e%2e/a:b"} {
+		r := get(target)
+		want := 200
+		if strings.Contains(strings.ToLower(target), "..") || strings.Contains(strings.ToLower(target), "%2e%2e") {
+			want = 400
+		}
+		if r.status != want || want == 200 && r.body != "colon" {
+			t.Errorf("GET %s = %d %q, want %d", target, r.status, r.body, want)
+		}
+	}
+	copyTo := func(dest string) int {
+		req := "COPY /./a:b HTTP/1.1\r\nHost: " + addr + "\r\nDestination: " + dest + "\r\nConnection: close\r\n\r\n"
+		return raw(t, addr, req).status
+	}
+	if st := copyTo("http://" + addr + "/d/./c:d"); st != 201 {
+		t.Errorf("COPY to /d/./c:d = %d, want 201", st)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "d", "c:d")); string(b) != "colon" {
+		t.Errorf("d/c:d holds %q", b)
+	}
+	if st := copyTo("http://" + addr + "/d/../e"); st != 400 {
+		t.Errorf("COPY to /d/../e = %d, want 400", st)
+	}
+}

@@ -31,11 +31,14 @@ func stripPrefix(prefix, p string) (string, bool) {
 
 // validatePath refuses paths that have no business in a WebDAV URL and that
 // are the raw material of traversal attacks: a NUL byte, which no Linux
-// name holds, and "." and ".." segments, which os.Root would otherwise
-// resolve. Cleaning would make most of them harmless, but a client sending
-// them is confused or hostile, and a clear 400 serves both better than a
-// guess. A path that is not valid UTF-8 is refused too: no such name is
-// listed (see listable).
+// name holds, and ".." segments. Cleaning would make most of them
+// harmless, but a client sending them is confused or hostile, and a clear
+// 400 serves both better than a guess. A path that is not valid UTF-8 is
+// refused too: no such name is listed (see listable).
+//
+// A "." segment names the directory it is in and is cleaned away: rclone
+// (through Go's url.URL.String) sends "/./a:b" for a top-level name with
+// a colon, lest "a:b" read as a URL scheme.
 //
 // Everything else is a name, served as it is stored. On Linux a backslash
 // is an ordinary character and only "/" separates segments, so a name like
@@ -51,7 +54,7 @@ func validatePath(p string) error {
 		return errorf(http.StatusBadRequest, "path is not valid UTF-8")
 	}
 	for seg := range strings.SplitSeq(p, "/") {
-		if seg == "." || seg == ".." {
+		if seg == ".." {
 			return errorf(http.StatusBadRequest, "path contains a %q segment", seg)
 		}
 	}
