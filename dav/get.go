@@ -77,7 +77,7 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, name stri
 	if err != nil {
 		return storageError(r.URL.Path, err)
 	}
-	infos = slices.DeleteFunc(infos, func(fi os.FileInfo) bool { return !h.readable(path.Join(name, fi.Name())) })
+	infos = slices.DeleteFunc(infos, func(fi os.FileInfo) bool { return unlistable(fi) || !h.readable(path.Join(name, fi.Name())) })
 	slices.SortFunc(infos, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/html; charset=utf-8")

@@ -235,7 +235,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	case "UNLOCK":
 		err = h.serveUnlock(w, r, name)
 	default:
-		w.Header().Set("Allow", allowAll)
+		w.Header().Set("Allow", h.allowHeader())
 		err = errorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
 	}
 	if err != nil {
@@ -259,13 +259,31 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 // allowAll lists every method the handler serves.
 const allowAll = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
 
-// serveOptions advertises WebDAV class 1 and 2: macOS mounts read-only
-// without class 2, and Windows looks for MS-Author-Via.
+// allowRead lists the methods a read-only handler answers: allowAll
+// without writeMethods.
+const allowRead = "OPTIONS, GET, HEAD, PROPFIND"
+
+// allowHeader is the Allow header of h's OPTIONS and 405 answers.
+func (h *Handler) allowHeader() string {
+	if h.readOnly {
+		return allowRead
+	}
+	return allowAll
+}
+
+// serveOptions advertises WebDAV class 1 and 2, or class 1 alone when
+// the handler is read-only: class 2 promises LOCK, which a read-only
+// server refuses, and macOS then mounts the share read-only, as it is.
+// Windows looks for MS-Author-Via.
 func (h *Handler) serveOptions(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
-	hdr.Set("DAV", "1, 2")
+	if h.readOnly {
+		hdr.Set("DAV", "1")
+	} else {
+		hdr.Set("DAV", "1, 2")
+	}
 	hdr.Set("MS-Author-Via", "DAV")
-	hdr.Set("Allow", allowAll)
+	hdr.Set("Allow", h.allowHeader())
 	hdr.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 }

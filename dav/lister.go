@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -95,6 +96,10 @@ func (l *lister) work() {
 
 		var formatErr error
 		err := l.h.fs.ListDir(l.ctx, dir, func(infos []os.FileInfo) error {
+			infos = slices.DeleteFunc(infos, unlistable)
+			if len(infos) == 0 {
+				return nil
+			}
 			body := bodies.Get().(*[]byte)
 			var err error
 			*body, err = l.format(l.ctx, (*body)[:0], dir, infos)
@@ -127,6 +132,9 @@ func (l *lister) work() {
 		l.wake.Broadcast()
 	}
 }
+
+// unlistable is the members a listing leaves out (see listable).
+func unlistable(fi os.FileInfo) bool { return !listable(fi.Name()) }
 
 // push queues the subdirectories among infos, members of dir.
 func (l *lister) push(dir string, infos []os.FileInfo) {

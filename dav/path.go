@@ -30,25 +30,46 @@ func stripPrefix(prefix, p string) (string, bool) {
 }
 
 // validatePath refuses paths that have no business in a WebDAV URL and that
-// are the raw material of traversal attacks. Cleaning would make most of
-// them harmless, but a client sending them is confused or hostile, and a
-// clear 400 serves both better than a guess.
+// are the raw material of traversal attacks: a NUL byte, which no Linux
+// name holds, and ".." segments. Cleaning would make most of them
+// harmless, but a client sending them is confused or hostile, and a clear
+// 400 serves both better than a guess. A path that is not valid UTF-8 is
+// refused too: no such name is listed (see listable).
+//
+// A "." segment names the directory it is in and is cleaned away: rclone
+// (through Go's url.URL.String) sends "/./a:b" for a top-level name with
+// a colon, lest "a:b" read as a URL scheme.
+//
+// Everything else is a name, served as it is stored. On Linux a backslash
+// is an ordinary character and only "/" separates segments, so a name like
+// `..\x` (a single segment), "..x" or a literal "%2F" stays inside its
+// directory, and control characters are characters. The href PROPFIND
+// gives for such a name percent-encodes every byte outside the URL path
+// grammar (hrefFor), and decodes back to the stored name.
 func validatePath(p string) error {
 	switch {
 	case strings.IndexByte(p, 0) >= 0:
 		return errorf(http.StatusBadRequest, "path contains a NUL byte")
-	case strings.IndexByte(p, '\\') >= 0:
-		return errorf(http.StatusBadRequest, "path contains a backslash")
 	case !utf8.ValidString(p):
 		return errorf(http.StatusBadRequest, "path is not valid UTF-8")
 	}
 	for seg := range strings.SplitSeq(p, "/") {
-		if seg == "." || seg == ".." {
+		if seg == ".." {
 			return errorf(http.StatusBadRequest, "path contains a %q segment", seg)
 		}
 	}
 	return nil
 }
+
+// listable reports whether the stored name (one segment) is listed by
+// PROPFIND and the HTML index: whether a client can address it. A name
+// that is not valid UTF-8 is left out, with everything below it. Its href
+// could be percent-encoded, but it could not be kept in a PostgreSQL state
+// (text is UTF-8 there), XML could not carry it as a display name, and
+// most clients (Windows, macOS, rclone's default encodings) cannot name
+// it; validatePath refuses it when asked for. Every other name is listed
+// and served.
+func listable(name string) bool { return utf8.ValidString(name) }
 
 // resourcePath maps a request's URL path to the storage name it addresses.
 func (h *Handler) resourcePath(urlPath string) (string, error) {

@@ -48,7 +48,8 @@ func (b *Backend) Close() error {
 
 // Open opens the storage named by raw:
 //
-//	file:///abs/dir   a directory, created if missing, confined with os.Root
+//	file:///abs/dir   a directory, created if missing (unless readOnly),
+//	                  confined with os.Root
 //	/abs/dir, ./rel   the same, as a plain path
 //	mem://            an empty in-memory tree
 //
@@ -83,7 +84,18 @@ func Open(raw string, readOnly bool) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("storage: %w", err)
 		}
-		if err := os.MkdirAll(abs, 0o755); err != nil {
+		if readOnly {
+			// A read-only server creates nothing, not even its storage.
+			fi, err := os.Stat(abs)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				return nil, fmt.Errorf("storage: %s does not exist, and a read-only server creates nothing", abs)
+			case err != nil:
+				return nil, fmt.Errorf("storage: %w", err)
+			case !fi.IsDir():
+				return nil, fmt.Errorf("storage: %s is not a directory", abs)
+			}
+		} else if err := os.MkdirAll(abs, 0o755); err != nil {
 			return nil, fmt.Errorf("storage: create %s: %w", abs, err)
 		}
 		rfs, err := NewRootFs(abs)

@@ -46,16 +46,21 @@ func Open(ctx context.Context, url string) (Store, error) {
 	return open(ctx, url, false)
 }
 
-// OpenReadOnly is Open for a server that changes nothing: it writes to
-// no file, so that it works on a read-only file system. A state file that
-// does not exist, or is empty, gives an empty in-memory store (there is
-// nothing to read, and nothing will be written). An SQLite file is opened
-// read-only (SQLite's mode=ro), or as immutable when its directory is not
-// writable (a read-only file system: no other process can change it
-// either); the lock on FILE.lock is shared, so that read-only servers may
-// share a state but not with a server that writes it, and is skipped
-// when the lock file can neither be created nor opened. The store's write
-// methods fail.
+// OpenReadOnly is Open for a server that changes nothing: it creates,
+// writes and removes no file, on a read-only file system or not. A state
+// file that does not exist, or is empty, gives an empty in-memory store
+// (there is nothing to read, and nothing will be written); its directory
+// is not created. An existing SQLite file is opened under a shared lock
+// on its FILE.lock, opened without being created, so that read-only
+// servers may share a state but not with a server that writes it; a
+// missing lock file is not created and the state is read without one.
+// The database is opened as immutable (SQLite then creates no -wal or
+// -shm file and takes no lock of its own) unless a non-empty FILE-wal
+// holds changes a crashed writer did not merge into FILE: then it is
+// opened with SQLite's mode=ro on a writable directory, which reads them
+// (SQLite may need to create FILE-shm for that), and still as immutable
+// on a read-only one, which cannot hold them and where they are ignored.
+// The store's write methods fail.
 func OpenReadOnly(ctx context.Context, url string) (Store, error) {
 	return open(ctx, url, true)
 }
@@ -97,17 +102,22 @@ func open(ctx context.Context, url string, readOnly bool) (Store, error) {
 	return nil, fmt.Errorf("state: unknown state URL %q: want %s", url, stateURLForms)
 }
 
-// lockState takes the lock on file+".lock": exclusive, or shared. A
-// shared lock that cannot be taken because the lock file can neither be
-// created nor opened is skipped (nil, nil): that is a read-only file
-// system, where no server can write the state either.
+// lockState takes the lock on file+".lock": exclusive, creating the file
+// when missing, or shared, without creating it. A shared lock whose file
+// cannot be opened (it does not exist, or cannot be read) is skipped
+// (nil, nil): a reader writes nothing, not even a lock file.
 func lockState(file string, shared bool) (*os.File, error) {
 	name := file + ".lock"
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil && shared {
+	var f *os.File
+	var err error
+	if shared {
+		// A reader creates nothing: flock works on a descriptor opened
+		// read-only, and a missing lock file means no writer holds it.
 		if f, err = os.Open(name); err != nil {
 			return nil, nil
 		}
+	} else {
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state: cannot create the lock file %s of state file %s: %w", name, file, err)
@@ -157,10 +167,14 @@ func openReadOnly(ctx context.Context, file string) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	params := "mode=ro"
-	if syscall.Access(filepath.Dir(file), 2 /* W_OK */) != nil {
-		// SQLite would need to create the -shm file of a WAL database.
-		params = "immutable=1"
+	// Immutable: SQLite creates no -wal or -shm file and takes no lock,
+	// which is right while the shared lock keeps writers away. Changes
+	// left in a crashed writer's WAL need mode=ro to be read, which may
+	// create the -shm file, and so a writable directory.
+	params := "immutable=1"
+	if fi, err := os.Stat(file + "-wal"); err == nil && fi.Size() > 0 &&
+		syscall.Access(filepath.Dir(file), 2 /* W_OK */) == nil {
+		params = "mode=ro"
 	}
 	s, err := openSQLiteReadOnly(ctx, file, params)
 	if err != nil {
