@@ -141,6 +141,12 @@ func NormalizePrefix(p string) (string, error) {
 	if err := validatePath(p); err != nil {
 		return "", fmt.Errorf("prefix %q: %w", p, err)
 	}
+	// Stored names may hold backslashes; a prefix, written by the
+	// operator and matched by clients that may turn it into a separator,
+	// may not.
+	if strings.ContainsRune(p, '\\') {
+		return "", fmt.Errorf("prefix %q: a backslash is not allowed", p)
+	}
 	clean := path.Clean(p)
 	if clean == "/" {
 		return "", nil
