@@ -28,6 +28,7 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 		// App mutates while it sets up; --help covers the same need without
 		// shared state between servers run in one process (tests do).
 		HideHelpCommand: true,
+		Action:          rootAction, // no command, or an unknown one
 		Commands: []*cli.Command{
 			{
 				Name:            "serve",
@@ -36,8 +37,17 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 				Flags:           flags,
 				OnUsageError:    usageError,
 				HideHelpCommand: true,
-				Before:          loadConfig(flags),
+				// serveArgs first: the command line wins over the file.
+				Before: func(c *cli.Context) error {
+					if err := serveArgs(c); err != nil {
+						return err
+					}
+					return loadConfig(flags)(c)
+				},
 				Action: func(c *cli.Context) error {
+					if c.Bool("help") { // after DIR: davd serve ./data --help
+						return cli.ShowCommandHelp(c.Lineage()[1], c.Command.Name)
+					}
 					cfg, err := configFrom(c, stderr)
 					if err != nil {
 						return err
@@ -46,6 +56,7 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 				},
 			},
 			hashPasswordCommand(),
+			helpCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -56,10 +67,6 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 			},
 		},
 	}
-}
-
-func usageError(_ *cli.Context, err error, _ bool) error {
-	return fmt.Errorf("%w (see davd serve --help)", err)
 }
 
 // loadConfig applies the YAML file named by --config to every flag not set

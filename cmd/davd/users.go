@@ -283,7 +283,7 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 	case spec == "":
 		r = root{rs.main, rs.mainSt}
 	case strings.Contains(spec, "://"):
-		b, err := storage.Open(spec, rs.readOnly)
+		b, err := storage.Open(spec, storage.Options{ReadOnly: rs.readOnly, Create: true})
 		if err != nil {
 			return r, err
 		}
