@@ -34,6 +34,7 @@ func serveArgs(c *cli.Context) error {
 	rest := c.Args().Slice()
 	ended := endedByDashes(c, len(rest))
 	var dirs []string
+	storageSet := onCommandLine(c, "storage")
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if ended || a == "-" || !strings.HasPrefix(a, "-") {
@@ -63,6 +64,7 @@ func serveArgs(c *cli.Context) error {
 		if err := c.Set(name, value); err != nil {
 			return badValue(f, name, value, "", err)
 		}
+		storageSet = storageSet || slices.Contains(f.Names(), "storage")
 	}
 	switch len(dirs) {
 	case 0:
@@ -75,7 +77,7 @@ func serveArgs(c *cli.Context) error {
 	if isCommandName(c.App, dir) {
 		return fmt.Errorf("DIR %q is a davd command, not a directory: run `davd help serve` for help, or `davd %s`; to serve a directory of that name write ./%s", dir, dir, dir)
 	}
-	if onCommandLine(c, "storage") {
+	if storageSet {
 		return errors.New("give the storage either as DIR or as --storage, not both")
 	}
 	return c.Set("storage", dir)

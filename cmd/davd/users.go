@@ -111,27 +111,15 @@ func readUsers(c *cli.Context) (users []userConfig, anonymous *userConfig, err e
 	if err != nil {
 		return nil, nil, fmt.Errorf("config file: %w", err)
 	}
+	keys := slices.DeleteFunc(flagNames(c.Command.Flags), func(n string) bool { return n == "help" || n == "h" })
+	if err := checkConfigKeys(data, keys); err != nil {
+		return nil, nil, fmt.Errorf("config file %s:%w", file, err)
+	}
 	var cf configFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
 		return nil, nil, fmt.Errorf("config file %s: %s", file, oneLine(err))
-	}
-	known := map[string]bool{}
-	for _, f := range c.Command.Flags {
-		for _, n := range f.Names() {
-			known[n] = true
-		}
-	}
-	var unknown []string
-	for k := range cf.Flags {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return nil, nil, fmt.Errorf("config file %s: unknown key %q (keys are flag names, users and anonymous)", file, unknown[0])
 	}
 	seen := map[string]bool{}
 	for i, e := range cf.Users {
