@@ -17,7 +17,7 @@ import (
 // collection hung: the listing must neither panic nor block what follows.
 func TestMemListingWhileRemoving(t *testing.T) {
 	t.Parallel()
-	b, err := Open("mem://", false)
+	b, err := Open("mem://", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

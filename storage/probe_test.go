@@ -12,7 +12,7 @@ import (
 // answers the probe passes again.
 func TestProbe(t *testing.T) {
 	t.Parallel()
-	b, err := Open("mem://?latency=300ms", false)
+	b, err := Open("mem://?latency=300ms", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,10 +167,11 @@ func TestOpenURL(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		url     string
+		create  bool
 		wantErr string
 		check   func(*testing.T, *Backend)
 	}{
-		{url: "file://" + dir + "/a", check: func(t *testing.T, b *Backend) {
+		{url: "file://" + dir + "/a", create: true, check: func(t *testing.T, b *Backend) {
 			if b.Dir != dir+"/a" {
 				t.Errorf("Dir = %q", b.Dir)
 			}
@@ -178,7 +179,28 @@ func TestOpenURL(t *testing.T) {
 				t.Errorf("directory not created: %v", err)
 			}
 		}},
-		{url: dir + "/plain", check: func(t *testing.T, b *Backend) {
+		{url: "file://" + dir + "/missing", wantErr: "does not exist"},
+		{url: dir + "/missing", wantErr: "does not exist"},
+		{url: "file:" + dir + "/a", check: func(t *testing.T, b *Backend) {
+			if b.Dir != dir+"/a" {
+				t.Errorf("file:/abs/dir gave Dir = %q", b.Dir)
+			}
+		}},
+		{url: "mem:", check: func(t *testing.T, b *Backend) {
+			if _, ok := b.Fs.(*MemFs); !ok {
+				t.Errorf("mem: gave %T", b.Fs)
+			}
+		}},
+		{url: "file:a", create: true, wantErr: "not absolute"},
+		{url: "mem:x", wantErr: "takes no host or path"},
+		{url: "s3:bucket", create: true, wantErr: "neither a storage URL"},
+		{url: "~/x", create: true, wantErr: "starts with ~"},
+		{url: dir + "/a:b", check: func(t *testing.T, b *Backend) { // made below
+			if b.Dir != dir+"/a:b" {
+				t.Errorf("existing directory with a colon gave Dir = %q", b.Dir)
+			}
+		}},
+		{url: dir + "/plain", create: true, check: func(t *testing.T, b *Backend) {
 			if _, ok := b.Fs.(*RootFs); !ok {
 				t.Errorf("plain path gave %T", b.Fs)
 			}
@@ -195,7 +217,7 @@ func TestOpenURL(t *testing.T) {
 				t.Errorf("Stat took %s with latency=20ms", d)
 			}
 		}},
-		{url: "file://" + dir + "/ro?latency=1ms", check: func(t *testing.T, b *Backend) {}},
+		{url: "file://" + dir + "/ro?latency=1ms", create: true, check: func(t *testing.T, b *Backend) {}},
 		{url: "s3://bucket", wantErr: `unknown scheme "s3"`},
 		{url: "mem://?latency=fast", wantErr: "latency"},
 		{url: "mem://?latency=-1s", wantErr: "latency"},
@@ -204,9 +226,12 @@ func TestOpenURL(t *testing.T) {
 		{url: "file://example.com/x", wantErr: "names host"},
 		{url: "", wantErr: "empty"},
 	}
+	if err := os.Mkdir(dir+"/a:b", 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			b, err := Open(tt.url, false)
+			b, err := Open(tt.url, Options{Create: tt.create})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Open(%q) error = %v, want it to mention %q", tt.url, err, tt.wantErr)
@@ -224,7 +249,7 @@ func TestOpenURL(t *testing.T) {
 
 func TestOpenReadOnly(t *testing.T) {
 	t.Parallel()
-	b, err := Open("mem://", true)
+	b, err := Open("mem://", Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

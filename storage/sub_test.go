@@ -45,7 +45,7 @@ func TestSubConfinement(t *testing.T) {
 	must(os.Symlink("../bob/secret", filepath.Join(dir, "alice", "file")))
 	must(os.Symlink(outside, filepath.Join(dir, "escape")))
 
-	b, err := Open(dir, false)
+	b, err := Open(dir, Options{})
 	must(err)
 	defer b.Close()
 	a, err := b.Sub("alice")
@@ -72,7 +72,7 @@ func TestSubConfinement(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "new", "deep")); err != nil || !fi.IsDir() {
 		t.Errorf("sub-directory not created: %v", err)
 	}
-	ro, err := Open(dir, true)
+	ro, err := Open(dir, Options{ReadOnly: true})
 	must(err)
 	defer ro.Close()
 	if _, err := ro.Sub("missing"); !errors.Is(err, os.ErrNotExist) {
@@ -85,7 +85,7 @@ func TestSubConfinement(t *testing.T) {
 		t.Error("read-only carried over: Mkdir succeeded")
 	}
 
-	m, err := Open("mem://", false)
+	m, err := Open("mem://", Options{})
 	must(err)
 	ms, err := m.Sub("alice")
 	must(err)

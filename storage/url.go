@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,17 +48,31 @@ func (b *Backend) Close() error {
 	return b.closer.Close()
 }
 
+// Options say how Open treats the storage it opens.
+type Options struct {
+	// ReadOnly refuses every change at the storage level.
+	ReadOnly bool
+	// Create makes a missing directory, parents included. Without it a
+	// missing directory is an error wrapping fs.ErrNotExist: a misspelt
+	// path must not become a new, empty share.
+	Create bool
+}
+
 // Open opens the storage named by raw:
 //
-//	file:///abs/dir   a directory, created if missing (unless readOnly),
-//	                  confined with os.Root
+//	file:///abs/dir   a directory, confined with os.Root
+//	file:/abs/dir     the same (a URI with one slash)
 //	/abs/dir, ./rel   the same, as a plain path
-//	mem://            an empty in-memory tree
+//	mem://, mem:      an empty in-memory tree
 //
 // The query may carry latency=DURATION (e.g. ?latency=5ms), which delays
 // every storage call; it exists to make slow operations reproducible.
-// readOnly refuses every change at the storage level.
-func Open(raw string, readOnly bool) (*Backend, error) {
+//
+// Spellings that are more likely a mistake than a directory are refused
+// unless they name an existing directory: a path containing ":" (a
+// misspelt URL such as file:relative or s3:bucket) and a path starting
+// with "~" (a home directory no shell expanded).
+func Open(raw string, o Options) (*Backend, error) {
 	if raw == "" {
 		return nil, errors.New("storage: empty storage URL")
 	}
@@ -84,19 +100,9 @@ func Open(raw string, readOnly bool) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("storage: %w", err)
 		}
-		if readOnly {
-			// A read-only server creates nothing, not even its storage.
-			fi, err := os.Stat(abs)
-			switch {
-			case errors.Is(err, os.ErrNotExist):
-				return nil, fmt.Errorf("storage: %s does not exist, and a read-only server creates nothing", abs)
-			case err != nil:
-				return nil, fmt.Errorf("storage: %w", err)
-			case !fi.IsDir():
-				return nil, fmt.Errorf("storage: %s is not a directory", abs)
-			}
-		} else if err := os.MkdirAll(abs, 0o755); err != nil {
-			return nil, fmt.Errorf("storage: create %s: %w", abs, err)
+		// A read-only server creates nothing, not even its storage.
+		if err := checkDir(abs, o.Create && !o.ReadOnly); err != nil {
+			return nil, err
 		}
 		rfs, err := NewRootFs(abs)
 		if err != nil {
@@ -108,8 +114,27 @@ func Open(raw string, readOnly bool) (*Backend, error) {
 	default:
 		return nil, fmt.Errorf("storage: unknown scheme %q in %q (use file:///dir, a directory path, or mem://)", scheme, raw)
 	}
-	b.wrap(latency, readOnly)
+	b.wrap(latency, o.ReadOnly)
 	return b, nil
+}
+
+// checkDir makes sure abs is a directory, creating it when create is true.
+func checkDir(abs string, create bool) error {
+	fi, err := os.Stat(abs)
+	switch {
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("storage: %s is not a directory", abs)
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("storage: directory %s: %w", abs, err)
+	case !create:
+		return missingDirError(abs)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return fmt.Errorf("storage: create %s: %w", abs, err)
+	}
+	return nil
 }
 
 // wrap sets Fs to base behind the latency and read-only wrappers.
@@ -125,10 +150,18 @@ func (b *Backend) wrap(latency time.Duration, readOnly bool) {
 	}
 }
 
+// schemeRE matches the scheme of a URL (RFC 3986, section 3.1).
+var schemeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*):`)
+
 // splitStorageURL accepts a URL or a bare path; a bare path means file://.
 func splitStorageURL(raw string) (dir string, query url.Values, scheme string, err error) {
-	if !strings.Contains(raw, "://") {
+	m := schemeRE.FindStringSubmatch(raw)
+	known := m != nil && (strings.EqualFold(m[1], "file") || strings.EqualFold(m[1], "mem"))
+	if !known && !strings.Contains(raw, "://") {
 		p, q, _ := strings.Cut(raw, "?")
+		if (strings.Contains(p, ":") || strings.HasPrefix(p, "~")) && !isDir(p) {
+			return "", nil, "", badPath(raw, p)
+		}
 		query, err = url.ParseQuery(q)
 		if err != nil {
 			return "", nil, "", fmt.Errorf("storage: bad options in %q: %w", raw, err)
@@ -143,8 +176,11 @@ func splitStorageURL(raw string) (dir string, query url.Values, scheme string, e
 	if err != nil {
 		return "", nil, "", fmt.Errorf("storage: bad options in %q: %w", raw, err)
 	}
-	switch u.Scheme {
+	switch strings.ToLower(u.Scheme) {
 	case "file":
+		if u.Opaque != "" {
+			return "", nil, "", fmt.Errorf("storage: file URL %q is not absolute: use file:///absolute/dir, or the plain path %s", raw, u.Opaque)
+		}
 		if u.Host != "" && u.Host != "localhost" {
 			return "", nil, "", fmt.Errorf("storage: file URL %q names host %q; use file:///absolute/dir", raw, u.Host)
 		}
@@ -153,10 +189,31 @@ func splitStorageURL(raw string) (dir string, query url.Values, scheme string, e
 		}
 		return u.Path, query, "file", nil
 	case "mem":
-		if u.Host != "" || (u.Path != "" && u.Path != "/") {
+		if u.Host != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") {
 			return "", nil, "", fmt.Errorf("storage: mem URL %q takes no host or path: use mem://", raw)
 		}
 		return "", query, "mem", nil
 	}
 	return "", nil, u.Scheme, nil
+}
+
+// missingDirError is a storage directory that does not exist and was not
+// to be created; it matches fs.ErrNotExist.
+type missingDirError string
+
+func (e missingDirError) Error() string        { return "storage: directory " + string(e) + " does not exist" }
+func (e missingDirError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// isDir reports whether p names an existing directory.
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// badPath explains why the path p (of raw) is refused.
+func badPath(raw, p string) error {
+	if strings.HasPrefix(p, "~") {
+		return fmt.Errorf("storage: %q starts with ~, which only a shell expands to a home directory (and not inside quotes, = or a config file): write the absolute path", raw)
+	}
+	return fmt.Errorf("storage: %q is neither a storage URL (file:///abs/dir, file:/abs/dir, mem://) nor an existing directory; a directory whose name holds \":\" must exist", raw)
 }

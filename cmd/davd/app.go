@@ -32,6 +32,7 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 		// `davd … --generate-bash-completion` lists what may come next;
 		// the scripts of `davd completion` ask it.
 		EnableBashCompletion: true,
+		Action:               rootAction, // no command, or an unknown one
 		Commands: []*cli.Command{
 			{
 				Name:            "serve",
@@ -40,8 +41,17 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 				Flags:           flags,
 				OnUsageError:    usageError,
 				HideHelpCommand: true,
-				Before:          loadConfig(flags),
+				// serveArgs first: the command line wins over the file.
+				Before: func(c *cli.Context) error {
+					if err := serveArgs(c); err != nil {
+						return err
+					}
+					return loadConfig(flags)(c)
+				},
 				Action: func(c *cli.Context) error {
+					if c.Bool("help") { // after DIR: davd serve ./data --help
+						return cli.ShowCommandHelp(c.Lineage()[1], c.Command.Name)
+					}
 					cfg, err := configFrom(c, stderr)
 					if err != nil {
 						return err
@@ -52,6 +62,7 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 			hashPasswordCommand(),
 			completionCommand(),
 			manCommand(),
+			helpCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version, commit and build date (as --version does)",
@@ -62,10 +73,6 @@ func newApp(stdout, stderr io.Writer, onListen func(net.Addr)) *cli.App {
 			},
 		},
 	}
-}
-
-func usageError(_ *cli.Context, err error, _ bool) error {
-	return fmt.Errorf("%w (see davd serve --help)", err)
 }
 
 // loadConfig applies the YAML file named by --config to every flag not set

@@ -95,7 +95,7 @@ func TestBadFlagsFailBeforeListening(t *testing.T) {
 		{[]string{"--processing-interval", "0s"}, "must be positive"},
 		{[]string{"--processing-max", "-1"}, "--processing-max"},
 		{[]string{"--processing-deny", "(unclosed"}, "--processing-deny"},
-		{[]string{"--processing-after", "soon"}, "invalid value"},
+		{[]string{"--processing-after", "soon"}, "want a duration"},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, "config file"},
 		{[]string{"--config", badYAML}, "config file"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
@@ -104,7 +104,7 @@ func TestBadFlagsFailBeforeListening(t *testing.T) {
 		{[]string{"--addr", "127.0.0.1:99999"}, "--addr"},
 		{[]string{"--admin-addr", "127.0.0.1:99999"}, "--admin-addr"},
 		{[]string{"--on-disconnect", "maybe"}, "--on-disconnect"},
-		{[]string{"--no-such-flag"}, "not defined"},
+		{[]string{"--no-such-flag"}, "unknown flag"},
 		{[]string{"a", "b"}, "at most one DIR"},
 		{[]string{"--storage", "mem://", dir}, "not both"},
 	}

@@ -58,7 +58,7 @@ func TestConfigSources(t *testing.T) {
 func TestDefaultStorageCreated(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "new", "data")
-	base := startDavd(t, dir)
+	base := startDavd(t, dir, "--create") // only ./data is created without it
 	if got := status(t, "MKCOL", base+"/made"); got != 201 {
 		t.Fatalf("MKCOL = %d", got)
 	}

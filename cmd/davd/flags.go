@@ -27,7 +27,8 @@ func serveFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "YAML file with flag values (keys are flag names)", EnvVars: env("config")},
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: env("addr")}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: "./data", Usage: "storage: file:///abs/dir, a directory path, or mem://; ?latency=5ms slows every storage call", EnvVars: env("storage")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: defaultStorage, Usage: "storage: file:///abs/dir, a directory path, or mem://; ?latency=5ms slows every storage call", EnvVars: env("storage")}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "create", Usage: "create the storage directory if it is missing (only the default " + defaultStorage + " is created without it)", EnvVars: env("create")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "state", Usage: "where dead properties and locks live: sqlite:///abs/state.db, postgres://user:password@host/db (shared by several instances) or memory: (default: DIR/.davd/state.db, memory for mem://)", EnvVars: env("state")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "read-only", Usage: "refuse every change", EnvVars: env("read-only")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "inline-active-content", Usage: "serve stored HTML, SVG, XML and JavaScript inline instead of as downloads (they stay sandboxed by CSP and nosniff)", EnvVars: env("inline-active-content")}),
@@ -61,6 +62,7 @@ func serveFlags() []cli.Flag {
 type config struct {
 	addr            string
 	storage         string
+	create          bool // create the storage directory if missing
 	state           string
 	readOnly        bool
 	prefix          string
@@ -108,15 +110,13 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		maxAuthFailures:   c.Int("max-auth-failures"),
 		authFailureWindow: c.Duration("auth-failure-window"),
 	}
-	switch c.NArg() {
-	case 0:
-	case 1:
-		if c.IsSet("storage") {
-			return cfg, errors.New("give the storage either as DIR or as --storage, not both")
-		}
-		cfg.storage = c.Args().First()
-	default:
-		return cfg, fmt.Errorf("serve takes at most one DIR, got %d arguments", c.NArg())
+	// The DIR argument is in --storage already (see serveArgs).
+	cfg.create = storageCreated(c, cfg.storage)
+	if err := checkAddr("addr", cfg.addr); err != nil {
+		return cfg, err
+	}
+	if err := checkAddr("admin-addr", cfg.adminAddr); err != nil {
+		return cfg, err
 	}
 
 	if _, err := dav.NormalizePrefix(cfg.prefix); err != nil {

@@ -95,7 +95,7 @@ func TestReadOnlyWritesNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	base, stop := launchDavd(t, data)
+	base, stop := launchDavd(t, "--create", data)
 	if resp, _ := request(t, "OPTIONS", base+"/", nil, ""); resp.Header.Get("DAV") != "1, 2" || !strings.Contains(resp.Header.Get("Allow"), "LOCK") {
 		t.Errorf("writable OPTIONS: DAV %q, Allow %q", resp.Header.Get("DAV"), resp.Header.Get("Allow"))
 	}

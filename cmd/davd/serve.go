@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -85,7 +87,10 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return err
 	}
 	defer adm.close()
-	backend, err := storage.Open(cfg.storage, cfg.readOnly)
+	backend, err := storage.Open(cfg.storage, storage.Options{ReadOnly: cfg.readOnly, Create: cfg.create})
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w (create it, or pass --create)", err)
+	}
 	if err != nil {
 		return err
 	}

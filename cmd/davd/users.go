@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -199,6 +200,9 @@ func readConfigUsers(file string, known map[string]bool) (set userSet, err error
 	if err != nil {
 		return set, fmt.Errorf("config file: %w", err)
 	}
+	if err := checkConfigKeys(data, slices.Sorted(maps.Keys(known))); err != nil {
+		return set, fmt.Errorf("config file %s:%w", file, err)
+	}
 	var cf configFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -371,7 +375,7 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 	case spec == "":
 		r = root{rs.main, rs.mainSt}
 	case strings.Contains(spec, "://"):
-		b, err := storage.Open(spec, rs.readOnly)
+		b, err := storage.Open(spec, storage.Options{ReadOnly: rs.readOnly, Create: true})
 		if err != nil {
 			return r, err
 		}
