@@ -42,9 +42,15 @@ func TestAttackStoredStateMemory(t *testing.T) {
 
 	t.Logf("big owners: %v", time.Since(start))
 	start = time.Now()
-	// Infinite is granted the one-week maximum, and said so.
+	// Infinite is granted the one-week maximum, and said so: the time
+	// left, which a loaded machine may have shortened by a second or two
+	// between the grant and the answer.
 	resp, body := request(t, "LOCK", base+"/doc", infinite, lockBody("exclusive", 100))
-	if resp.StatusCode != 201 || !strings.Contains(body, "<D:timeout>Second-604800</D:timeout>") {
+	var left int
+	if i := strings.Index(body, "<D:timeout>Second-"); i >= 0 {
+		fmt.Sscanf(body[i+len("<D:timeout>Second-"):], "%d", &left)
+	}
+	if resp.StatusCode != 201 || left < 604790 || left > 604800 {
 		t.Errorf("LOCK Timeout: Infinite = %d %s, want 201 with Second-604800", resp.StatusCode, body)
 	}
 
