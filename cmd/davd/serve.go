@@ -115,7 +115,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if file, ok := strings.CutPrefix(stateURL, "sqlite://"); ok {
 		secrets = append(secrets, filepath.Dir(file))
 	}
-	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
+	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime, noUI: cfg.noUI}
 	var handler http.Handler
 	if cfg.users == nil && cfg.anonymous == nil {
 		handler, err = dav.NewHandler(backend.FileSystem(), st, tr.apply(dav.Config{
