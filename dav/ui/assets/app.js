@@ -45,7 +45,6 @@ const KINDS = {
   code: 'js mjs ts go py rs c h cc cpp java rb php sh json xml yaml yml toml css html htm sql',
   text: 'txt md csv log ini conf cfg rst',
 };
-const ICON = {dir: '📁', img: '🖼️', aud: '🎵', vid: '🎞️', arc: '🗜️', pdf: '📕', code: '📜', text: '📄', file: '📄'};
 const EXT = {};
 for (const k in KINDS) for (const x of KINDS[k].split(' ')) EXT[x] = k;
 const kind = (name, dir) => dir ? 'dir' : EXT[name.slice(name.lastIndexOf('.') + 1).toLowerCase()] || 'file';
@@ -113,9 +112,9 @@ function makeRow(e) {
   const size = el('td', {cls: 'size', text: e.d ? '' : human(e.s), title: e.d ? '' : e.s.toLocaleString() + ' bytes'});
   const d = new Date(e.m);
   const act = el('td', {cls: 'act'});
-  if (!e.d) act.append(el('button', {type: 'button', cls: 'pv', text: '👁', title: 'Preview', 'aria-label': 'Preview ' + e.n}));
+  if (!e.d) act.append(el('button', {type: 'button', cls: 'pv', text: 'View', title: 'Preview', 'aria-label': 'Preview ' + e.n}));
   const tr = el('tr', {}, el('td', {cls: 'sel'}, box),
-    el('td', {cls: 'name'}, el('span', {cls: 'ico', text: ICON[kind(e.n, e.d)], 'aria-hidden': 'true'}), link),
+    el('td', {cls: 'name'}, el('span', {cls: 'ico i-' + kind(e.n, e.d), 'aria-hidden': 'true'}), link),
     size, el('td', {cls: 'mtime', text: tf.format(d), title: d.toISOString()}), act);
   tr.entry = e;
   tr.dataset.name = e.n;
@@ -132,23 +131,34 @@ function compare(a, b) {
   return (c || collator.compare(a.n, b.n) || (a.n < b.n ? -1 : a.n > b.n ? 1 : 0)) * sortDir;
 }
 
+// render draws the sorted, filtered rows: the first screenful at once, the
+// rest in slices between frames, so that a folder of 10,000 entries is
+// usable at once. A newer render cancels the slices of an older one.
+let renderGen = 0;
 function render() {
   entries.sort(compare);
-  const frag = document.createDocumentFragment();
-  for (const e of entries) frag.append(e.row || makeRow(e));
+  const v = $('filter').value.trim().toLowerCase();
+  const shown = v ? entries.filter((e) => e.n.toLowerCase().includes(v)) : entries;
+  const gen = ++renderGen;
   rowsEl.textContent = '';
-  rowsEl.append(frag);
+  const slice = (from, n) => {
+    if (gen !== renderGen) return;
+    const frag = document.createDocumentFragment();
+    const to = Math.min(shown.length, from + n);
+    for (let i = from; i < to; i++) frag.append(shown[i].row || makeRow(shown[i]));
+    rowsEl.append(frag);
+    if (to < shown.length) setTimeout(slice, 0, to, 2500);
+    else rowsEl.dataset.complete = '1';
+  };
+  delete rowsEl.dataset.complete;
+  slice(0, 200);
   for (const th of document.querySelectorAll('#list th[aria-sort]')) th.removeAttribute('aria-sort');
   $('list').querySelector('[data-sort=' + sortKey + ']').parentNode.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
-  applyFilter();
   $('empty').hidden = entries.length > 0;
   tools();
 }
 
-function applyFilter() {
-  const v = $('filter').value.trim().toLowerCase();
-  for (const e of entries) e.row.hidden = v !== '' && !e.n.toLowerCase().includes(v);
-}
+function applyFilter() { render(); }
 
 async function refresh() {
   try {
@@ -167,6 +177,7 @@ async function refresh() {
 const selected = () => entries.filter((e) => e.sel);
 function setSel(e, on) {
   e.sel = on;
+  if (!e.row) return;
   e.row.className = on ? 'selected' : '';
   e.row.querySelector('input').checked = on;
 }
@@ -191,7 +202,8 @@ rowsEl.addEventListener('click', (ev) => {
   if (b) preview(b.closest('tr').entry);
 });
 $('selall').addEventListener('change', (ev) => {
-  for (const e of entries) if (!e.row.hidden || !ev.target.checked) setSel(e, ev.target.checked);
+  const on = ev.target.checked;
+  for (const e of entries) if (e.sel !== on && (!on || (e.row && e.row.parentNode))) { e.sel = on; if (e.row) setSel(e, on); }
   tools();
 });
 for (const b of document.querySelectorAll('[data-sort]')) {
@@ -246,11 +258,11 @@ async function pick(title) {
   const show = async () => {
     box.textContent = '';
     box.append(el('div', {cls: 'here', text: 'Into: ' + (prefix + at)}));
-    if (at !== '/') box.append(el('a', {href: '#', text: '⬆ ..', onclick: (ev) => { ev.preventDefault(); at = parent(at); show(); }}));
+    if (at !== '/') box.append(el('a', {href: '#', text: '.. (up)', onclick: (ev) => { ev.preventDefault(); at = parent(at); show(); }}));
     const res = await fetch(ui + 'list?dirs=1&path=' + encodeURIComponent(at), {credentials: 'same-origin'});
     if (!res.ok) { box.append(el('div', {text: await explain(res, 'Listing')})); return; }
     for (const e of (await res.json()).entries) {
-      box.append(el('a', {href: '#', text: '📁 ' + e.n, 'data-name': e.n, onclick: (ev) => { ev.preventDefault(); at = join(at, e.n); show(); }}));
+      box.append(el('a', {href: '#', text: e.n + '/', 'data-name': e.n, onclick: (ev) => { ev.preventDefault(); at = join(at, e.n); show(); }}));
     }
   };
   await show();
@@ -482,7 +494,7 @@ async function search() {
         }
         n++;
         const rel = cur === '/' ? h.p : h.p.slice(cur.length);
-        rows.append(el('tr', {}, el('td', {cls: 'name'}, el('span', {cls: 'ico', text: ICON[kind(h.p, h.d)], 'aria-hidden': 'true'}),
+        rows.append(el('tr', {}, el('td', {cls: 'name'}, el('span', {cls: 'ico i-' + kind(h.p, h.d), 'aria-hidden': 'true'}),
           el('a', {href: url(h.p, h.d), text: rel.replace(/^\//, '') + (h.d ? '/' : '')})), el('td', {cls: 'size', text: h.d ? '' : human(h.s), title: h.d ? '' : h.s + ' bytes'})));
         st.textContent = 'Searching… ' + n + ' found';
       }
@@ -503,8 +515,8 @@ document.addEventListener('keydown', (ev) => {
     return;
   }
   const tr = t.closest && t.closest('#rows tr');
-  const visible = entries.filter((e) => !e.row.hidden);
-  const i = tr ? visible.indexOf(tr.entry) : -1;
+  const visible = [...rowsEl.rows];
+  const i = tr ? visible.indexOf(tr) : -1;
   switch (ev.key) {
   case 'ArrowDown': ev.preventDefault(); focusRow(i + 1, 1); break;
   case 'ArrowUp': ev.preventDefault(); if (i <= 0) $('filter').focus(); else focusRow(i - 1, -1); break;
@@ -516,13 +528,14 @@ document.addEventListener('keydown', (ev) => {
   }
 });
 function focusRow(i) {
-  const visible = entries.filter((e) => !e.row.hidden);
+  const visible = rowsEl.rows;
   if (!visible.length) return;
-  visible[Math.max(0, Math.min(i, visible.length - 1))].row.querySelector('a').focus();
+  visible[Math.max(0, Math.min(i, visible.length - 1))].querySelector('a').focus();
 }
 
 crumbs();
 render();
 pollOps();
+document.body.dataset.readyMs = Math.round(performance.now());
 document.body.dataset.ready = '1';
 })();
