@@ -234,8 +234,11 @@ func (h *Handler) logStopped(ctx context.Context, r *http.Request) {
 	// The lifetime's end also ends the request's context, so it is asked
 	// first: the cause of ctx may be either.
 	reason := "client went away"
-	if h.lifetime.Err() != nil || errors.Is(context.Cause(ctx), errShuttingDown) {
+	switch {
+	case h.lifetime.Err() != nil || errors.Is(context.Cause(ctx), errShuttingDown):
 		reason = errShuttingDown.Error()
+	case errors.Is(context.Cause(ctx), errCancelled):
+		reason = errCancelled.Error()
 	}
 	h.log.Warn("operation stopped before its end", "method", r.Method, "path", r.URL.Path, "reason", reason)
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"davd/dav/ui"
 )
 
 // corsMethods are the methods a browser may send cross-origin once its
@@ -33,12 +35,10 @@ type CORS struct {
 
 // NewCORS wraps next. Each origin is "scheme://host[:port]" exactly as
 // browsers send it, or "*" for any origin (then credentials are not
-// allowed, as the Fetch standard requires). With no origins next is
-// returned unchanged.
+// allowed, as the Fetch standard requires). With no origins the wrapper
+// adds no CORS headers; it still refuses cross-site writes (see
+// crossSiteWrite).
 func NewCORS(origins []string, next http.Handler) (http.Handler, error) {
-	if len(origins) == 0 {
-		return next, nil
-	}
 	c := &CORS{origins: map[string]bool{}, next: next}
 	for _, o := range origins {
 		if o == "*" {
@@ -60,6 +60,12 @@ func NewCORS(origins []string, next http.Handler) (http.Handler, error) {
 func (c *CORS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	allowed := origin != "" && (c.any || c.origins[strings.ToLower(origin)])
+	if !allowed {
+		if why := crossSiteWrite(r); why != "" {
+			refuseCrossSite(w, r, why)
+			return
+		}
+	}
 	h := w.Header()
 	h.Add("Vary", "Origin")
 	if !allowed {
@@ -93,6 +99,44 @@ func (c *CORS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Access-Control-Allow-Headers", corsRequestHeaders)
 	h.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// crossSiteWrite explains why r is a write a browser sent on behalf of
+// another site, or returns "" when it is not one. A write is any method
+// that changes the tree (writeMethods). A browser says where a request
+// comes from in Sec-Fetch-Site ("cross-site" and "same-site" are other
+// origins) or, older ones, in Origin (compared with the Host the request
+// names; "null" is an opaque origin). Requests without either come from
+// clients that are not browsers, which carry no one else's cookies or
+// credentials, and pass. So does a request carrying ui.Header: a
+// cross-site form cannot send a custom header, and a cross-origin script
+// only after a preflight that this server grants only to --cors-origin
+// origins, which never reach this check.
+func crossSiteWrite(r *http.Request) string {
+	if !writeMethods[r.Method] || r.Header.Get(ui.Header) != "" {
+		return ""
+	}
+	switch site := strings.ToLower(r.Header.Get("Sec-Fetch-Site")); site {
+	case "cross-site", "same-site":
+		return "Sec-Fetch-Site: " + site
+	case "same-origin", "none":
+		return ""
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return ""
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || !sameHost(u.Host, r.Host) {
+		return "Origin: " + origin
+	}
+	return ""
+}
+
+// refuseCrossSite answers a cross-site write with 403 and the reason.
+func refuseCrossSite(w http.ResponseWriter, r *http.Request, why string) {
+	writeError(w, errorf(http.StatusForbidden, "cross-site %s refused: the request comes from another site (%s) "+
+		"without the %s header of davd's own page; allow that site with --cors-origin", r.Method, why, ui.Header))
 }
 
 // listHas reports whether the comma-separated list holds v exactly

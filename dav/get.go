@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"davd/dav/ui"
 )
 
 // serveGet answers GET and HEAD: a file's content with Range and
@@ -27,6 +29,17 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	defer f.Close()
 	if fi.IsDir() {
+		if ui.WantsHTML(r) {
+			if !strings.HasSuffix(r.URL.Path, "/") {
+				// Relative links in a page resolve against the slash form.
+				w.Header().Set("Location", h.hrefFor(name, true))
+				w.WriteHeader(http.StatusMovedPermanently)
+				return nil
+			}
+			if h.ui != nil {
+				return h.ui.ServePage(w, r, name, UserFrom(r.Context()), uiTree{h})
+			}
+		}
 		return h.serveListing(w, r, name, f)
 	}
 	ct := contentType(name)

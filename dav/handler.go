@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"davd/dav/ui"
 	"davd/processing"
 	"davd/storage"
 	"davd/storage/state"
@@ -61,6 +62,10 @@ type Config struct {
 	// They keep X-Content-Type-Options: nosniff and
 	// Content-Security-Policy: sandbox either way.
 	InlineActiveContent bool
+	// NoUI serves collections to browsers as the plain listing that
+	// WebDAV clients and curl get, instead of the file manager (dav/ui),
+	// and leaves the reserved path of its assets unserved.
+	NoUI bool
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -79,7 +84,8 @@ type Handler struct {
 	limits       Limits
 	proxies      []netip.Prefix
 	propfinds    propfindCache
-	inlineActive bool // serve active types inline (Config.InlineActiveContent)
+	inlineActive bool   // serve active types inline (Config.InlineActiveContent)
+	ui           *ui.UI // nil: no file manager (Config.NoUI)
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -111,7 +117,12 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 	if lifetime == nil {
 		lifetime = context.Background()
 	}
+	var fm *ui.UI
+	if !cfg.NoUI {
+		fm = ui.New(ui.Config{Prefix: prefix, Operations: ops, ReadOnly: cfg.ReadOnly})
+	}
 	return &Handler{
+		ui:           fm,
 		prefix:       prefix,
 		readOnly:     cfg.ReadOnly,
 		fs:           fs,
@@ -202,6 +213,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		// Answered for every path, even outside the prefix: Windows probes
 		// the server root before it maps a drive under a prefix.
 		h.serveOptions(w, r)
+		return
+	}
+	// The file manager's reserved path, before any storage lookup: it is
+	// below the reserved name .davd, so it never names a stored resource.
+	if rest, ok := h.uiPath(r.URL.Path); ok {
+		h.serveUI(w, r, rest)
 		return
 	}
 	name, err := h.resourcePath(r.URL.Path)

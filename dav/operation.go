@@ -56,12 +56,18 @@ func (d OnDisconnect) String() string {
 // shuts down and the shutdown timeout has passed.
 var errShuttingDown = errors.New("server shutting down")
 
+// errCancelled is the cause of an operation its user stopped through the
+// registry (the file manager's Cancel button).
+var errCancelled = errors.New("cancelled by its user")
+
 // operationContext is the context a tree operation (COPY, MOVE, DELETE)
 // runs under. With FinishOnDisconnect it is not cancelled when the client
 // goes away; with StopOnDisconnect it is. Either way it is cancelled when
 // the handler's Lifetime ends (the shutdown timeout has passed), because
 // then the process is about to exit and stopping between members is the
-// only way to leave a consistent tree. The returned function releases it.
+// only way to leave a consistent tree, and when the user who started it
+// cancels it through the registry (processing.Registry.Cancel). The
+// returned function releases it.
 func (h *Handler) operationContext(r *http.Request) (context.Context, context.CancelFunc) {
 	ctx := r.Context()
 	if h.onDisconnect == FinishOnDisconnect {
@@ -69,7 +75,9 @@ func (h *Handler) operationContext(r *http.Request) (context.Context, context.Ca
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(h.lifetime, func() { cancel(errShuttingDown) })
-	return ctx, func() { stop(); cancel(nil) }
+	progress := processing.FromContext(r.Context())
+	progress.SetCancel(func() { cancel(errCancelled) })
+	return ctx, func() { progress.SetCancel(nil); stop(); cancel(nil) }
 }
 
 // stopped reports whether err means the operation was stopped (client gone

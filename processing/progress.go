@@ -21,6 +21,7 @@ type Progress struct {
 	bytes          int64
 	totalBytes     int64
 	current        string
+	cancel         func() // set by SetCancel; nil: the work cannot be cancelled
 }
 
 // ctxKey is the context key for *Progress; an unexported type cannot collide
@@ -73,6 +74,47 @@ func (p *Progress) SetTotal(resources, bytes int64) {
 	p.totalResources = max(resources, 0)
 	p.totalBytes = max(bytes, 0)
 	p.mu.Unlock()
+}
+
+// SetCancel records how to stop the work this Progress counts, so that
+// Registry.Cancel can stop it on behalf of the user who started it; nil
+// forgets it. cancel must be safe to call more than once and from any
+// goroutine; it should only ask the work to stop at its next consistent
+// point. Work that records a cancel function is listed by the Registry
+// from its start, like a tree method.
+func (p *Progress) SetCancel(cancel func()) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.cancel = cancel
+	p.mu.Unlock()
+}
+
+// cancellable reports whether a cancel function is recorded.
+func (p *Progress) cancellable() bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cancel != nil
+}
+
+// Cancel calls the recorded cancel function and reports whether there was
+// one.
+func (p *Progress) Cancel() bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	cancel := p.cancel
+	p.mu.Unlock()
+	if cancel == nil {
+		return false
+	}
+	cancel()
+	return true
 }
 
 // Snapshot returns a consistent copy of all counters. A nil Progress

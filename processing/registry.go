@@ -169,6 +169,9 @@ type OperationInfo struct {
 	Status int `json:"status,omitempty"`
 	// ResponseBytes is the size of the response body written so far.
 	ResponseBytes int64 `json:"response_bytes"`
+	// Cancellable reports whether the operation can be stopped with
+	// Registry.Cancel.
+	Cancellable bool `json:"cancellable,omitempty"`
 	// Long reports whether the operation sent a 102 or ran longer than
 	// the registry's threshold; a finished long operation is logged.
 	Long bool `json:"-"`
@@ -186,7 +189,7 @@ func (op *Operation) info(now time.Time) OperationInfo {
 		ID: op.id, Method: op.method, Path: op.path, Destination: op.destination, User: op.user,
 		Start: op.start, Seconds: d.Seconds(), duration: d,
 		Resources: res, TotalResources: totalRes, Bytes: n, TotalBytes: totalN, Current: cur,
-		Progress: op.progress.Header(),
+		Progress: op.progress.Header(), Cancellable: op.progress.cancellable(),
 	}
 	if op.w != nil {
 		info.Interim, info.Status, info.ResponseBytes = op.w.InterimSent(), op.w.Status(), op.w.BytesWritten()
@@ -213,7 +216,7 @@ func (r *Registry) Operations() []OperationInfo {
 	r.mu.Unlock()
 	list := make([]OperationInfo, 0, len(ops))
 	for _, op := range ops {
-		if info := op.info(now); isTreeMethod(op.method) || info.Long {
+		if info := op.info(now); isTreeMethod(op.method) || info.Long || info.Cancellable {
 			list = append(list, info)
 		}
 	}
@@ -221,6 +224,40 @@ func (r *Registry) Operations() []OperationInfo {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(len(a.ID), len(b.ID)), cmp.Compare(a.ID, b.ID))
 	})
 	return list
+}
+
+// OperationsOf returns the operations Operations lists that were started
+// by user ("" for anonymous requests), oldest first: what a user may see
+// of the server's work without seeing anyone else's.
+func (r *Registry) OperationsOf(user string) []OperationInfo {
+	all := r.Operations()
+	mine := all[:0]
+	for _, info := range all {
+		if info.User == user {
+			mine = append(mine, info)
+		}
+	}
+	return mine
+}
+
+// Cancel asks the running operation id, started by user, to stop (see
+// Progress.SetCancel), and reports whether there was such an operation
+// that could be cancelled. Another user's operation is never touched, and
+// is reported like one that does not exist.
+func (r *Registry) Cancel(id, user string) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	var found *Operation
+	for op := range r.ops {
+		if op.id == id && op.user == user {
+			found = op
+			break
+		}
+	}
+	r.mu.Unlock()
+	return found != nil && found.progress.Cancel()
 }
 
 // InFlight returns the number of requests running.

@@ -32,6 +32,7 @@ func serveFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "state", Usage: "where dead properties and locks live: sqlite:///abs/state.db, postgres://user:password@host/db (shared by several instances) or memory: (default: DIR/.davd/state.db, memory for mem://)", EnvVars: env("state")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "read-only", Usage: "refuse every change", EnvVars: env("read-only")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "inline-active-content", Usage: "serve stored HTML, SVG, XML and JavaScript inline instead of as downloads (they stay sandboxed by CSP and nosniff)", EnvVars: env("inline-active-content")}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "no-ui", Usage: "serve browsers the plain listing instead of the file manager", EnvVars: env("no-ui")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "prefix", Usage: "URL path to serve under, e.g. /dav", EnvVars: env("prefix")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "processing", Value: "auto", Usage: "who gets 102 Processing: off, auto (all but known-broken clients) or always", EnvVars: env("processing")}),
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "processing-after", Value: 20 * time.Second, Usage: "send the first 102 after an operation has run this long", EnvVars: env("processing-after")}),
@@ -67,6 +68,7 @@ type config struct {
 	readOnly        bool
 	prefix          string
 	inlineActive    bool // --inline-active-content
+	noUI            bool // --no-ui
 	processing      processing.Config
 	shutdownTimeout time.Duration
 	onDisconnect    dav.OnDisconnect
@@ -102,6 +104,7 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		readOnly:        c.Bool("read-only"),
 		prefix:          c.String("prefix"),
 		inlineActive:    c.Bool("inline-active-content"),
+		noUI:            c.Bool("no-ui"),
 		shutdownTimeout: c.Duration("shutdown-timeout"),
 		adminAddr:       c.String("admin-addr"),
 

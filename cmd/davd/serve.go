@@ -120,7 +120,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if file, ok := strings.CutPrefix(stateURL, "sqlite://"); ok {
 		secrets = append(secrets, filepath.Dir(file))
 	}
-	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime}
+	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime, noUI: cfg.noUI}
 	rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
 	defer rs.close()
 	hs := &handlers{cfg: cfg, rs: rs, tr: tr, secrets: secrets, lifetime: lifetime}

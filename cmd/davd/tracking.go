@@ -15,10 +15,11 @@ type tracking struct {
 	ops          *processing.Registry
 	onDisconnect dav.OnDisconnect
 	lifetime     context.Context
+	noUI         bool // --no-ui: no file manager in any handler
 }
 
 // apply completes c with t.
 func (t tracking) apply(c dav.Config) dav.Config {
-	c.Operations, c.OnDisconnect, c.Lifetime = t.ops, t.onDisconnect, t.lifetime
+	c.Operations, c.OnDisconnect, c.Lifetime, c.NoUI = t.ops, t.onDisconnect, t.lifetime, t.noUI
 	return c
 }
