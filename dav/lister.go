@@ -5,7 +5,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
+
+	"davd/storage"
 )
 
 // formatter turns a batch of members of collection dir into response
@@ -41,11 +42,11 @@ type dirID struct{ dev, ino uint64 }
 // walked yet, and marks it walked. Backends without inode numbers (memory)
 // have no links, hence no loops.
 func (l *lister) firstVisit(fi os.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	dev, ino, ok := storage.FileID(fi)
 	if !ok {
 		return true
 	}
-	id := dirID{uint64(st.Dev), st.Ino}
+	id := dirID{dev, ino}
 	if l.seen[id] {
 		return false
 	}
