@@ -6,7 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"syscall"
+
+	"davd/storage"
 )
 
 // formatter turns a batch of members of collection dir into response
@@ -42,11 +43,11 @@ type dirID struct{ dev, ino uint64 }
 // walked yet, and marks it walked. Backends without inode numbers (memory)
 // have no links, hence no loops.
 func (l *lister) firstVisit(fi os.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	dev, ino, ok := storage.FileID(fi)
 	if !ok {
 		return true
 	}
-	id := dirID{uint64(st.Dev), st.Ino}
+	id := dirID{dev, ino}
 	if l.seen[id] {
 		return false
 	}

@@ -7,9 +7,9 @@ import (
 	"os"
 	"path"
 	"strconv"
-	"syscall"
 	"time"
 
+	"davd/storage"
 	"davd/storage/state"
 )
 
@@ -91,10 +91,7 @@ func propCreationDate(_ *Handler, res *resource, b []byte) ([]byte, bool) {
 // creationTime is the inode change time where the platform has one, as
 // Apache reports it; Linux's stat has no birth time.
 func creationTime(fi os.FileInfo) time.Time {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
-	}
-	return fi.ModTime()
+	return storage.ChangeTime(fi)
 }
 
 func propDisplayName(_ *Handler, res *resource, b []byte) ([]byte, bool) {

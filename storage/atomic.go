@@ -249,9 +249,6 @@ const uploadBuffer = 1 << 20
 // little left to do: the disk works while the body still arrives.
 const writebackEvery = 16 << 20
 
-// syncFileRangeWrite is SYNC_FILE_RANGE_WRITE: start writeback, do not wait.
-const syncFileRangeWrite = 2
-
 var uploadBuffers = sync.Pool{New: func() any { b := make([]byte, uploadBuffer); return &b }}
 
 // copyBody copies an upload into file. For an *os.File it reads in large
@@ -276,8 +273,7 @@ func copyBody(file afero.File, src io.Reader) (int64, error) {
 				return n, werr
 			}
 			if n-flushed >= writebackEvery {
-				// Advisory: an error only means the Sync does all the work.
-				_ = syscall.SyncFileRange(fd, flushed, n-flushed, syncFileRangeWrite)
+				startWriteback(fd, flushed, n-flushed)
 				flushed = n
 			}
 		}

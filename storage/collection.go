@@ -83,13 +83,6 @@ func (c *rootCollection) remove(name string) error { return mapErr(c.r.Remove(na
 func (c *rootCollection) rename(oldName, newName string) error {
 	return mapErr(c.r.Rename(oldName, newName))
 }
-func (c *rootCollection) renameNoReplace(oldName, newName string) error {
-	dir, err := c.dirFd()
-	if err != nil {
-		return err
-	}
-	return renameatNoReplace(dir, oldName, dir, newName)
-}
 func (c *rootCollection) removeAll(name string) error { return mapErr(c.r.RemoveAll(name)) }
 
 func (c *rootCollection) stat(name string) (os.FileInfo, error) {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"os"
 	"path"
-
-	"golang.org/x/sys/unix"
 )
 
 // ErrNoExchange is returned by Exchange on storage that cannot swap two
@@ -14,10 +12,11 @@ import (
 var ErrNoExchange = errors.New("storage cannot exchange two names atomically")
 
 // Exchange swaps the resources named a and b in one step
-// (renameat2 RENAME_EXCHANGE): at every instant, and after a crash, each
-// name holds one of the two, never neither. Both must exist; symbolic
-// links at a and b are swapped as links. Only directory storage on Linux
-// can do it; other backends answer ErrNoExchange, as does a filesystem
+// (renameat2 RENAME_EXCHANGE on Linux, renameatx_np RENAME_SWAP on
+// macOS): at every instant, and after a crash, each name holds one of the
+// two, never neither. Both must exist; symbolic links at a and b are
+// swapped as links. Only directory storage on Linux and macOS can do it;
+// other backends and Windows answer ErrNoExchange, as does a filesystem
 // without the operation.
 func (f *FileSystem) Exchange(ctx context.Context, a, b string) error {
 	a, err := clean("exchange", a)
@@ -31,7 +30,7 @@ func (f *FileSystem) Exchange(ctx context.Context, a, b string) error {
 	if a == "/" || b == "/" {
 		return &os.PathError{Op: "exchange", Path: a, Err: os.ErrPermission}
 	}
-	if _, ok := f.fs.(*RootFs); !ok {
+	if _, ok := f.fs.(*RootFs); !ok || !canExchange {
 		return ErrNoExchange
 	}
 	ca, err := f.openCollection(path.Dir(a))
@@ -52,12 +51,5 @@ func (f *FileSystem) Exchange(ctx context.Context, a, b string) error {
 	if err != nil {
 		return err
 	}
-	err = unix.Renameat2(fa, path.Base(a), fb, path.Base(b), unix.RENAME_EXCHANGE)
-	switch {
-	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL) && a != b:
-		return ErrNoExchange
-	case err != nil:
-		return &os.PathError{Op: "exchange", Path: a, Err: err}
-	}
-	return nil
+	return exchangeAt(fa, a, fb, b)
 }

@@ -3,11 +3,8 @@ package storage
 import (
 	"errors"
 	"os"
-	"strconv"
-	"sync"
 
 	"github.com/spf13/afero"
-	"golang.org/x/sys/unix"
 )
 
 // A copied file must appear whole or not at all, and never over something
@@ -77,58 +74,8 @@ func renameNoReplace(fs afero.Fs, oldname, newname string) error {
 	return fs.Rename(oldname, newname)
 }
 
-// renameatNoReplace renames oldName in directory oldDir to newName in
-// newDir unless newName exists: renameat2(RENAME_NOREPLACE), or where the
-// filesystem lacks it, a hard link (which never replaces) and the removal
-// of the old name.
-func renameatNoReplace(oldDir int, oldName string, newDir int, newName string) error {
-	err := unix.Renameat2(oldDir, oldName, newDir, newName, unix.RENAME_NOREPLACE)
-	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
-		if err = unix.Linkat(oldDir, oldName, newDir, newName, 0); err == nil {
-			unix.Unlinkat(oldDir, oldName, 0)
-		}
-	}
-	if err != nil {
-		return &os.LinkError{Op: "rename", Old: oldName, New: newName, Err: err}
-	}
-	return nil
-}
-
 // errNoTmpfile means the filesystem cannot make unnamed files.
 var errNoTmpfile = errors.New("O_TMPFILE not supported")
-
-// createUnnamed opens an O_TMPFILE file in the collection.
-func (c *rootCollection) createUnnamed(name string, perm os.FileMode) (hiddenFile, error) {
-	dir, err := c.dirFd()
-	if err != nil {
-		return hiddenFile{}, err
-	}
-	fd, err := unix.Openat(dir, ".", unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm))
-	switch {
-	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EISDIR), errors.Is(err, unix.EINVAL):
-		return hiddenFile{}, errNoTmpfile
-	case err != nil:
-		return hiddenFile{}, &os.PathError{Op: "openat", Path: name, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), name)
-	return hiddenFile{
-		File:    f,
-		publish: func() error { return linkUnnamed(fd, dir, name) },
-		abandon: func() {}, // closing it frees it
-	}, nil
-}
-
-// linkUnnamed gives the unnamed file fd the name name in directory dir,
-// failing if the name exists.
-func linkUnnamed(fd, dir int, name string) error {
-	// linkat of the descriptor itself (AT_EMPTY_PATH) needs
-	// CAP_DAC_READ_SEARCH; through /proc it needs nothing.
-	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dir, name, unix.AT_SYMLINK_FOLLOW)
-	if err != nil {
-		return &os.PathError{Op: "linkat", Path: name, Err: err}
-	}
-	return nil
-}
 
 // dirFd returns a descriptor of the collection's directory, opened once.
 func (c *rootCollection) dirFd() (int, error) {
@@ -143,10 +90,3 @@ func (c *rootCollection) dirFd() (int, error) {
 	})
 	return c.dirNum, c.dirErr
 }
-
-// procFdWorks reports whether /proc/self/fd names open files, which
-// publishing an unnamed file relies on.
-var procFdWorks = sync.OnceValue(func() bool {
-	_, err := os.Stat("/proc/self/fd/0")
-	return err == nil
-})

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -110,32 +109,6 @@ func (r *RootFs) RemoveAll(name string) error {
 // Rename renames oldname to newname, replacing a file at newname.
 func (r *RootFs) Rename(oldname, newname string) error {
 	return mapErr(r.root.Rename(rel(oldname), rel(newname)))
-}
-
-// RenameNoReplace renames oldname to newname unless newname exists, in
-// one step (renameat2 with RENAME_NOREPLACE) between the two parent
-// directories, each opened inside the root.
-func (r *RootFs) RenameNoReplace(oldname, newname string) error {
-	oldDir, err := r.openDir(path.Dir(rel(oldname)))
-	if err != nil {
-		return err
-	}
-	defer oldDir.Close()
-	newDir, err := r.openDir(path.Dir(rel(newname)))
-	if err != nil {
-		return err
-	}
-	defer newDir.Close()
-	return renameatNoReplace(int(oldDir.Fd()), path.Base(rel(oldname)), int(newDir.Fd()), path.Base(rel(newname)))
-}
-
-// openDir opens directory name (relative, cleaned) of the root.
-func (r *RootFs) openDir(name string) (*os.File, error) {
-	f, err := r.root.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY, 0)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	return f, nil
 }
 
 // Stat describes the named file, following symbolic links inside the root.

@@ -3,14 +3,10 @@ package storage
 import (
 	"context"
 	"io"
-	"os"
 	"path"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // sweepSlack is how far before the sweep's start an entry must have
@@ -25,7 +21,7 @@ const sweepSlack = 100 * time.Millisecond
 // alone entries changed (ctime, or mtime where there is none) since it
 // began, which belong to operations running now; it neither enters the
 // state directory nor follows symbolic links. It runs on a thread of its
-// own at the lowest CPU and I/O priority (Linux), stops when ctx is
+// own at the lowest CPU and I/O priority (Linux, macOS), stops when ctx is
 // cancelled, and returns how many entries it removed.
 func (f *FileSystem) SweepReserved(ctx context.Context) (int, error) {
 	cutoff := time.Now().Add(-sweepSlack)
@@ -82,7 +78,7 @@ func (s *sweep) dir(c collection, rel string, depth int) error {
 			case name == ReservedName && rel == "/":
 				// The server's state: not temporary.
 			case strings.HasPrefix(name, tempPrefix):
-				if changed(fi).Before(s.cutoff) && c.removeAll(name) == nil {
+				if entryChanged(c, name, fi).Before(s.cutoff) && c.removeAll(name) == nil {
 					s.removed++
 				}
 			case fi.IsDir(): // a directory itself, never a link to one
@@ -104,23 +100,4 @@ func (s *sweep) dir(c collection, rel string, depth int) error {
 			return rerr
 		}
 	}
-}
-
-// changed is when fi's entry last changed: its ctime, which a rename
-// updates, where the backend has one.
-func changed(fi os.FileInfo) time.Time {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
-	}
-	return fi.ModTime()
-}
-
-// lowerPriority gives the calling thread the lowest CPU priority and the
-// idle I/O class, so that a sweep takes only what requests leave. It is
-// advisory: failures are ignored.
-func lowerPriority() {
-	tid := unix.Gettid()
-	_ = unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
-	const ioprioWhoProcess, ioprioClassIdle, ioprioClassShift = 1, 3, 13
-	unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(tid), ioprioClassIdle<<ioprioClassShift)
 }

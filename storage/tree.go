@@ -9,7 +9,6 @@ import (
 	"path"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -331,11 +330,11 @@ type dirID struct{ dev, ino uint64 }
 // entered yet, and marks it entered. Backends without inode numbers
 // (memory) have no links, hence no loops.
 func (w *treeWork) firstVisit(fi os.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	dev, ino, ok := FileID(fi)
 	if !ok {
 		return true
 	}
-	id := dirID{uint64(st.Dev), st.Ino}
+	id := dirID{dev, ino}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.seen[id] {
@@ -581,12 +580,11 @@ func (f *FileSystem) Quota() (available, used int64, ok bool) {
 	if f.quotaDir == "" {
 		return 0, 0, false
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(f.quotaDir, &st); err != nil {
+	available, used, err := diskSpace(f.quotaDir)
+	if err != nil {
 		return 0, 0, false
 	}
-	bsize := int64(st.Bsize)
-	return int64(st.Bavail) * bsize, int64(st.Blocks-st.Bfree) * bsize, true
+	return available, used, true
 }
 
 // Chtimes sets a resource's modification time (Windows clients set it

@@ -106,7 +106,7 @@ func launch(spec serverSpec, addr string) (*server, error) {
 	cmd.Stdout = s.stderr
 	cmd.Stderr = s.stderr
 	// The server dies with the benchmark, even when the benchmark is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.label, err)
 	}

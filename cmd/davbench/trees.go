@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -392,7 +391,7 @@ func readAll(name string, buf []byte) error {
 // syncSettle flushes every filesystem and waits d, so that write-back left
 // by the previous step does not land in the next timed one.
 func syncSettle(ctx context.Context, d time.Duration) error {
-	syscall.Sync()
+	syncAll()
 	select {
 	case <-time.After(d):
 		return nil

@@ -205,6 +205,7 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	self, _ := os.FindProcess(os.Getpid())
 	first := writeCert(t, certFile, keyFile, 1)
 	base := startDavd(t, "--tls-cert", certFile, "--tls-key", keyFile, "--storage", "mem://")
 	addr := strings.TrimPrefix(base, "http://")
@@ -214,14 +215,14 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 
 	// A broken renewal keeps the old certificate in service.
 	os.WriteFile(certFile, []byte("not a certificate"), 0o600)
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	self.Signal(syscall.SIGHUP)
 	time.Sleep(200 * time.Millisecond)
 	if got := serial(t, addr, first); got != 1 {
 		t.Fatalf("after a broken renewal serving serial %d, want the old 1", got)
 	}
 
 	second := writeCert(t, certFile, keyFile, 2)
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	self.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(5 * time.Second)
 	for serial(t, addr, first, second) != 2 {
 		if time.Now().After(deadline) {

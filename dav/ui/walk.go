@@ -1,12 +1,13 @@
 package ui
 
 import (
+	"davd/storage"
+
 	"context"
 	"io/fs"
 	"path"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // maxDepth bounds how deep a walk descends, whatever the tree holds.
@@ -63,11 +64,11 @@ type dirID struct{ dev, ino uint64 }
 // and marks it seen. Backends without inode numbers (memory) have no links
 // and so no loops.
 func firstVisit(seen map[dirID]bool, fi fs.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	dev, ino, ok := storage.FileID(fi)
 	if !ok {
 		return true
 	}
-	id := dirID{uint64(st.Dev), st.Ino}
+	id := dirID{dev, ino}
 	if seen[id] {
 		return false
 	}

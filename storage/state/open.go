@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // stateURLForms lists the URLs Open accepts, for error messages.
@@ -122,13 +121,9 @@ func lockState(file string, shared bool) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: cannot create the lock file %s of state file %s: %w", name, file, err)
 	}
-	how := syscall.LOCK_EX
-	if shared {
-		how = syscall.LOCK_SH
-	}
-	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f, shared); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			holder := ""
 			if b, _ := os.ReadFile(name); len(b) > 0 && len(b) < 32 {
 				holder = " (process " + strings.TrimSpace(string(b)) + ")"
@@ -173,7 +168,7 @@ func openReadOnly(ctx context.Context, file string) (Store, error) {
 	// create the -shm file, and so a writable directory.
 	params := "immutable=1"
 	if fi, err := os.Stat(file + "-wal"); err == nil && fi.Size() > 0 &&
-		syscall.Access(filepath.Dir(file), 2 /* W_OK */) == nil {
+		dirWritable(filepath.Dir(file)) {
 		params = "mode=ro"
 	}
 	s, err := openSQLiteReadOnly(ctx, file, params)
