@@ -24,6 +24,7 @@ type Fs struct {
 	cfg    Config
 	b      *blob.Bucket
 	client *s3.Client
+	sub    bool // made by Sub: the bucket belongs to the parent
 }
 
 var _ afero.Fs = (*Fs)(nil)
@@ -35,7 +36,12 @@ const opTimeout = 2 * time.Minute
 func (f *Fs) Name() string { return "s3fs" }
 
 // Close releases the bucket.
-func (f *Fs) Close() error { return f.b.Close() }
+func (f *Fs) Close() error {
+	if f.sub {
+		return nil
+	}
+	return f.b.Close()
+}
 
 // Description says what f serves, without credentials.
 func (f *Fs) Description() string { return f.cfg.Describe() }
@@ -337,4 +343,12 @@ func listInfo(o *blob.ListObject, dirKey string) (os.FileInfo, bool) {
 		etag = *obj.ETag
 	}
 	return &info{name: rel, size: o.Size, mod: modTime(o.ModTime, etag)}, true
+}
+
+// Sub is the tree below dir (slash-separated, relative, cleaned) as an
+// Fs of its own, sharing f's connection. Closing it closes nothing.
+func (f *Fs) Sub(dir string) *Fs {
+	cfg := f.cfg
+	cfg.Prefix = f.dirKey(dir)
+	return &Fs{cfg: cfg, b: f.b, client: f.client, sub: true}
 }

@@ -200,3 +200,13 @@ func Open(ctx context.Context, cfg Config) (*Fs, error) {
 	}
 	return fs, nil
 }
+
+// Remote names the tree cfg opens, stably and without credentials:
+// s3://BUCKET/PREFIX followed by the endpoint.
+func (cfg Config) Remote() string {
+	r := "s3://" + cfg.Bucket + "/" + strings.TrimSuffix(cfg.Prefix, "/")
+	if cfg.Endpoint != "" {
+		r += " at " + cfg.Endpoint
+	}
+	return r
+}
