@@ -26,6 +26,11 @@ type Visit = func(rel string, isDir bool, size int64, err error)
 // maximum.
 const deleteBatch = 1000
 
+// flushEvery is how often MoveTree deletes the sources copied so far
+// when fewer than a batch are waiting: each member is reported moved only
+// once its source is deleted.
+const flushEvery = 200 * time.Millisecond
+
 // tree is the state one tree operation shares among its requests: a
 // bounded pool, the visit callback (called by one goroutine at a time),
 // and the members that failed, whose collections must stay.
@@ -298,6 +303,18 @@ func (t *tree) copyObject(dst, src string) error {
 	return t.f.b.Copy(ctx, dst, src, nil)
 }
 
+// copyMember copies a member: an object server-side, a collection marker
+// by writing a new one (some stores, versitygw's posix backend among
+// them, cannot copy a directory object).
+func (t *tree) copyMember(dst string, m member) error {
+	if !m.dir {
+		return t.copyObject(dst, m.key)
+	}
+	ctx, cancel := t.f.callCtx(t.ctx)
+	defer cancel()
+	return t.f.b.WriteAll(ctx, dst, nil, &blob.WriterOptions{ContentType: "application/x-directory"})
+}
+
 // CopyTree copies src to dst (which must not exist) with server-side
 // copies, Parallel at a time; with deep false a collection is copied
 // without its members. Each resource is reported to visit; a member that
@@ -331,7 +348,7 @@ func (f *Fs) CopyTree(ctx context.Context, src, dst string, deep bool, visit Vis
 	lerr := t.list(sk, func(page []member) {
 		for _, m := range page {
 			t.goFn(func() {
-				err := t.copyObject(dk+strings.TrimPrefix(m.key, sk), m.key)
+				err := t.copyMember(dk+strings.TrimPrefix(m.key, sk), m)
 				t.report(m.rel, m.dir, m.size, pathErr("copy", m.rel, err))
 			})
 		}
@@ -384,6 +401,7 @@ func (f *Fs) MoveTree(ctx context.Context, src, dst string, visit Visit) error {
 	var markers []member
 	var mu sync.Mutex
 	var copied []member
+	flushed := time.Now()
 	// Deleted in the slot of the copy that filled the batch: a source is
 	// deleted only after its copy is confirmed.
 	flush := func(batch []member) {
@@ -395,7 +413,7 @@ func (f *Fs) MoveTree(ctx context.Context, src, dst string, visit Visit) error {
 				markers = append(markers, m)
 			}
 			t.goFn(func() {
-				if err := t.copyObject(dk+strings.TrimPrefix(m.key, sk), m.key); err != nil {
+				if err := t.copyMember(dk+strings.TrimPrefix(m.key, sk), m); err != nil {
 					t.report(m.rel, m.dir, m.size, pathErr("copy", m.rel, err))
 					return
 				}
@@ -405,8 +423,10 @@ func (f *Fs) MoveTree(ctx context.Context, src, dst string, visit Visit) error {
 				mu.Lock()
 				copied = append(copied, m)
 				var batch []member
-				if len(copied) >= deleteBatch {
-					batch, copied = copied, nil
+				// Full batches, or what is there every flushEvery, so
+				// that progress shows while a large tree is copied.
+				if len(copied) >= deleteBatch || time.Since(flushed) >= flushEvery {
+					batch, copied, flushed = copied, nil, time.Now()
 				}
 				mu.Unlock()
 				if batch != nil {
