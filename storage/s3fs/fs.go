@@ -107,11 +107,16 @@ func modTime(t time.Time, etag string) time.Time {
 func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	name = path.Clean("/" + name)
 	base := path.Base(name)
-	if name == "/" {
-		return &info{name: "/", dir: true}, nil
-	}
 	ctx, cancel := f.call()
 	defer cancel()
+	if name == "/" {
+		// Always there, but asked all the same: a health probe (Stat of
+		// the root) must find out when the store is down.
+		if _, _, err := f.b.ListPage(ctx, blob.FirstPageToken, 1, &blob.ListOptions{Prefix: f.cfg.Prefix}); err != nil {
+			return nil, pathErr("stat", name, err)
+		}
+		return &info{name: "/", dir: true}, nil
+	}
 	a, err := f.b.Attributes(ctx, f.key(name))
 	if err == nil {
 		return &info{name: base, size: a.Size, mod: modTime(a.ModTime, a.ETag)}, nil

@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-func open(t *testing.T, raw string) *s3fs.Fs {
+func open(t testing.TB, raw string) *s3fs.Fs {
 	t.Helper()
 	cfg, err := s3fs.ParseURL(raw)
 	if err != nil {
