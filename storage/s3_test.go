@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -145,24 +141,6 @@ func TestS3Trees(t *testing.T) {
 	}
 }
 
-// poisonProxy forwards to the S3 server but refuses every server-side
-// copy whose source key contains "poison".
-func poisonProxy(t *testing.T, s *s3test.Server) string {
-	t.Helper()
-	target, _ := url.Parse(s.Endpoint())
-	rp := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if src := r.Header.Get("X-Amz-Copy-Source"); strings.Contains(src, "poison") {
-			w.WriteHeader(http.StatusForbidden)
-			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>poisoned</Message></Error>`)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // TestS3MoveKeepsFailedMembers: a member whose copy fails stays at the
 // source with its collections, is reported, and the rest moves.
 func TestS3MoveKeepsFailedMembers(t *testing.T) {
@@ -175,7 +153,7 @@ func TestS3MoveKeepsFailedMembers(t *testing.T) {
 	s3Put(t, s, "s/bad/", "")
 	s3Put(t, s, "s/bad/poison", "p")
 	s3Put(t, s, "s/bad/c", "c")
-	b, err := Open(strings.Replace(s.URL(""), s.Endpoint(), poisonProxy(t, s), 1), false)
+	b, err := Open(s.URLVia(s.RefusingCopies(t, "poison"), ""), false)
 	if err != nil {
 		t.Fatal(err)
 	}

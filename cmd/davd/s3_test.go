@@ -292,3 +292,38 @@ func TestS3StartErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestS3MovePartial: a folder MOVE whose copy of one member fails answers
+// 207 naming that member, which stays at the source with its dead
+// properties; the others are at the destination with theirs.
+func TestS3MovePartial(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s3Put(t, s, "tree/", "")
+	s3Put(t, s, "tree/ok.txt", "ok")
+	s3Put(t, s, "tree/poison.txt", "poison")
+	state := "sqlite://" + filepath.Join(t.TempDir(), "state.db")
+	base := startDavd(t, "--storage", s.URLVia(s.RefusingCopies(t, "poison"), ""), "--state", state)
+	patch := `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:color xmlns:x="urn:x">%s</x:color></D:prop></D:set></D:propertyupdate>`
+	for _, name := range []string{"ok.txt", "poison.txt"} {
+		if st, _, body := s3Request(t, "PROPPATCH", base+"/tree/"+name, fmt.Sprintf(patch, name)); st != http.StatusMultiStatus {
+			t.Fatalf("PROPPATCH %s: %d %s", name, st, body)
+		}
+	}
+	st, _, body := s3Request(t, "MOVE", base+"/tree", "", "Destination", base+"/moved")
+	if st != http.StatusMultiStatus || !strings.Contains(body, "/tree/poison.txt") || strings.Contains(body, "ok.txt") {
+		t.Fatalf("MOVE with a failing member: %d\n%s", st, body)
+	}
+	propfind := `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><x:color xmlns:x="urn:x"/></D:prop></D:propfind>`
+	for path, want := range map[string]string{"/moved/ok.txt": "ok.txt", "/tree/poison.txt": "poison.txt"} {
+		st, _, body := s3Request(t, "PROPFIND", base+path, propfind, "Depth", "0")
+		if st != http.StatusMultiStatus || !strings.Contains(body, ">"+want+"<") {
+			t.Errorf("PROPFIND %s after the MOVE: %d\n%s", path, st, body)
+		}
+	}
+	for path, want := range map[string]int{"/moved/ok.txt": 200, "/tree/poison.txt": 200, "/tree/ok.txt": 404, "/moved/poison.txt": 404} {
+		if st, _, _ := s3Request(t, "GET", base+path, ""); st != want {
+			t.Errorf("GET %s after the MOVE: %d, want %d", path, st, want)
+		}
+	}
+}

@@ -6,7 +6,12 @@ package s3test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,4 +209,29 @@ func (s *Server) Seed(keys map[string]string) {
 			s.t.Fatal(err)
 		}
 	}
+}
+
+// RefusingCopies is an endpoint in front of the server that refuses
+// (403 AccessDenied) every server-side copy whose source key contains
+// poison, and forwards the rest: a member that fails, for tests of
+// partial failures.
+func (s *Server) RefusingCopies(t testing.TB, poison string) string {
+	t.Helper()
+	target, _ := url.Parse(s.Endpoint())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if src := r.Header.Get("X-Amz-Copy-Source"); strings.Contains(src, poison) {
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>refused by the test</Message></Error>`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// URLVia is URL with the endpoint replaced by another (a proxy).
+func (s *Server) URLVia(endpoint, prefix string, extra ...string) string {
+	return strings.Replace(s.URL(prefix, extra...), "endpoint="+s.Endpoint(), "endpoint="+endpoint, 1)
 }
