@@ -327,3 +327,32 @@ func TestS3MovePartial(t *testing.T) {
 		}
 	}
 }
+
+// TestS3UserRoots: a user's root may be an s3:// URL of its own, or a
+// sub-directory of s3:// storage; each lands under its own prefix, and
+// the state of a bucket of its own lives in the user's state directory,
+// not in the bucket. (Not parallel: it sets XDG_STATE_HOME.)
+func TestS3UserRoots(t *testing.T) {
+	stateHome := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", stateHome)
+	s := s3test.Start(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "davd.yaml")
+	writeFile(t, file, fmt.Sprintf("users:\n  - name: alice\n    password: %q\n    root: %q\n  - name: bob\n    password: %q\n    root: bob\n",
+		userHash(t, "alice"), s.URL("alice"), userHash(t, "bob")))
+	base := startDavd(t, "--config", file, "--storage", s.URL("main"), "--state", "memory:")
+	for _, user := range []string{"alice", "bob"} {
+		st, _, body := s3Request(t, "PUT", base+"/"+user+".txt", user, "Authorization", strings.TrimPrefix(basicAuth(user), "Authorization: "))
+		if st != http.StatusCreated {
+			t.Fatalf("PUT as %s: %d %s", user, st, body)
+		}
+	}
+	if keys := strings.Join(s3Keys(t, s), " "); keys != "alice/alice.txt main/bob/ main/bob/bob.txt" {
+		t.Errorf("keys: %s", keys)
+	}
+	dbs, _ := filepath.Glob(filepath.Join(stateHome, "davd", "davd_alice-*.db"))
+	if len(dbs) != 1 {
+		entries, _ := os.ReadDir(filepath.Join(stateHome, "davd"))
+		t.Errorf("state of alice's bucket: %v (state dir holds %v)", dbs, entries)
+	}
+}
