@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/aws/smithy-go"
 	"gocloud.dev/gcerrors"
@@ -29,6 +30,9 @@ func explain(err error) error {
 			return fmt.Errorf("%w: the credentials were refused (%s: %s); davd reads them from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared AWS configuration", ErrUnavailable, ae.ErrorCode(), ae.ErrorMessage())
 		}
 		return fmt.Errorf("%w: %s: %s", ErrUnavailable, ae.ErrorCode(), ae.ErrorMessage())
+	}
+	if strings.Contains(err.Error(), "get credentials") {
+		return fmt.Errorf("%w: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE", ErrUnavailable)
 	}
 	var ne *net.OpError
 	if errors.As(err, &ne) {
