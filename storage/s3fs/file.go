@@ -18,10 +18,12 @@ var errNotWritable = errors.New("bad file mode")
 
 // readAhead bounds the span of the first ranged read after a seek; each
 // further read of the same stream doubles it, up to maxReadAhead. A small
-// range costs a small request, a whole file few requests.
+// range costs a small request, a whole file few requests, and what is
+// fetched beyond what is read stays below what was read (a 256 MiB GET
+// with a 16 MiB cap took 20 requests and 0.8× rclone cat's throughput).
 const (
 	readAhead    = 256 << 10
-	maxReadAhead = 16 << 20
+	maxReadAhead = 256 << 20
 )
 
 // readFile reads an object with ranged GETs: never more than the next
