@@ -127,6 +127,9 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	defer cancel()
 	progress := processing.FromContext(ctx)
 	if isMove {
+		if h.fs.MovesByCopy() { // object storage: no rename (movebycopy.go)
+			return h.moveByCopy(ctx, w, r, src, dst, exists)
+		}
 		progress.SetTotal(1, 0) // one rename, whatever the tree's size
 		return h.move(ctx, w, r, src, dst, exists)
 	}

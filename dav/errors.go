@@ -36,6 +36,8 @@ func storageError(name string, err error) error {
 		return he
 	case errors.Is(err, state.ErrUnavailable):
 		return &httpError{http.StatusServiceUnavailable, name + ": " + reasonUnavailable, err}
+	case errors.Is(err, storage.ErrUnavailable):
+		return &httpError{http.StatusServiceUnavailable, name + ": " + reasonStorageUnavailable, err}
 	case stopped(err):
 		return &httpError{http.StatusServiceUnavailable, name + ": operation stopped before its end", err}
 	case errors.Is(err, fs.ErrNotExist):
@@ -75,6 +77,9 @@ const (
 	// the answer carries Retry-After (retryUnavailable seconds).
 	reasonUnavailable = "the lock and property database is unavailable; retry later"
 	retryUnavailable  = "5"
+	// reasonStorageUnavailable answers a storage on another server (an
+	// object store) that cannot be reached or cannot serve now.
+	reasonStorageUnavailable = "the storage server is unavailable; retry later"
 )
 
 // writeError answers err as writeError does and logs the answer when it
@@ -108,6 +113,8 @@ func writeError(w http.ResponseWriter, err error) *httpError {
 		switch {
 		case errors.Is(err, state.ErrUnavailable):
 			he = &httpError{status: http.StatusServiceUnavailable, reason: reasonUnavailable, err: err}
+		case errors.Is(err, storage.ErrUnavailable):
+			he = &httpError{status: http.StatusServiceUnavailable, reason: reasonStorageUnavailable, err: err}
 		case stopped(err):
 			// The client went away (or the server is shutting down)
 			// while the state was consulted: nothing failed.
@@ -125,7 +132,7 @@ func writeError(w http.ResponseWriter, err error) *httpError {
 	h.Del("ETag")
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if errors.Is(he.err, state.ErrUnavailable) {
+	if errors.Is(he.err, state.ErrUnavailable) || errors.Is(he.err, storage.ErrUnavailable) {
 		h.Set("Retry-After", retryUnavailable)
 	}
 	w.WriteHeader(he.status)

@@ -218,7 +218,10 @@ func TestOpenURL(t *testing.T) {
 			}
 		}},
 		{url: "file://" + dir + "/ro?latency=1ms", create: true, check: func(t *testing.T, b *Backend) {}},
-		{url: "s3://bucket", wantErr: `unknown scheme "s3"`},
+		{url: "ftp://host/dir", wantErr: `unknown scheme "ftp"`},
+		{url: "s3://bucket?endpoint=127.0.0.1:9000", wantErr: "not an http:// or https:// URL"},
+		{url: "s3://bucket?color=red", wantErr: `unknown option "color"`},
+		{url: "s3://key:secret@bucket", wantErr: "must not carry credentials"},
 		{url: "mem://?latency=fast", wantErr: "latency"},
 		{url: "mem://?latency=-1s", wantErr: "latency"},
 		{url: "mem://?color=red", wantErr: `unknown option "color"`},

@@ -6,6 +6,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"davd/storage/s3fs"
 )
 
 // CleanSubDir checks a sub-directory name given in configuration ("alice",
@@ -41,7 +43,7 @@ func (b *Backend) Sub(dir string) (*Backend, error) {
 		return nil, err
 	}
 	if clean == "" {
-		return &Backend{Fs: b.Fs, Dir: b.Dir, Description: b.Description, base: b.base, latency: b.latency, readOnly: b.readOnly}, nil
+		return &Backend{Fs: b.Fs, Dir: b.Dir, Description: b.Description, Remote: b.Remote, base: b.base, latency: b.latency, readOnly: b.readOnly}, nil
 	}
 	sub := &Backend{}
 	switch base := b.base.(type) {
@@ -58,6 +60,15 @@ func (b *Backend) Sub(dir string) (*Backend, error) {
 			return nil, fmt.Errorf("storage: sub-directory %s: %w", clean, err)
 		}
 		sub.Fs, sub.Description = base.sub("/"+clean), "in-memory tree /"+clean
+	case *s3fs.Fs:
+		// A longer key prefix confines it: keys have no links.
+		if !b.readOnly {
+			if err := base.MkdirAll("/"+clean, 0o755); err != nil {
+				return nil, fmt.Errorf("storage: sub-directory %s: %w", clean, err)
+			}
+		}
+		s3 := base.Sub(clean)
+		sub.Fs, sub.Description, sub.Remote = s3, s3.Description(), b.Remote+"/"+clean
 	default:
 		return nil, fmt.Errorf("storage: %s has no sub-directories", b.Description)
 	}

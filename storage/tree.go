@@ -114,6 +114,9 @@ func (f *FileSystem) RemoveTree(ctx context.Context, name string, visit Visit) e
 	if name == "/" {
 		return &os.PathError{Op: "remove", Path: name, Err: os.ErrPermission}
 	}
+	if t, ok := f.fs.(treeFs); ok {
+		return t.RemoveTree(ctx, name, visit)
+	}
 	fi, _, err := lstat(f.fs, name)
 	if err != nil {
 		return hide(err)
@@ -376,6 +379,15 @@ func (f *FileSystem) CopyTree(ctx context.Context, src, dst string, deep bool, v
 	// written through.
 	if _, _, err := lstat(f.fs, dst); err == nil {
 		return &os.PathError{Op: "copy", Path: dst, Err: os.ErrExist}
+	}
+	if t, ok := f.fs.(treeFs); ok {
+		copied := copiedFunc(ctx)
+		return t.CopyTree(ctx, src, dst, deep, func(rel string, isDir bool, size int64, err error) {
+			if err == nil && !isDir {
+				copied(size)
+			}
+			visit(rel, isDir, size, err)
+		})
 	}
 	if !fi.IsDir() {
 		// A lone file: its failure is the operation's failure.

@@ -30,6 +30,19 @@ type upload struct {
 // now: a new name is then linked in one step, without a rename.
 func (f *FileSystem) createUpload(name string, perm os.FileMode, exists bool) (upload, error) {
 	dir, base := path.Dir(name), path.Base(name)
+	if s, ok := f.fs.(stagingFs); ok {
+		file, err := s.CreateStaged(name, perm)
+		if err != nil {
+			return upload{}, err
+		}
+		c, ok := file.(committer)
+		if !ok {
+			file.Close()
+			return upload{}, &os.PathError{Op: "create", Path: name, Err: os.ErrInvalid}
+		}
+		// Closing the file uncommitted discards the upload.
+		return upload{File: file, commit: c.Commit, abandon: func() {}}, nil
+	}
 	if _, ok := f.fs.(*RootFs); ok && procFdWorks() {
 		up, err := f.createUnnamedUpload(dir, base, perm, exists)
 		if !errors.Is(err, errNoTmpfile) {

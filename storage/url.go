@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,14 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"davd/storage/s3fs"
 )
+
+// ErrUnavailable wraps the failures of a storage that lives on another
+// server (an object store) which cannot be reached or cannot serve now:
+// the request may succeed later. Clients get 503 for it.
+var ErrUnavailable = s3fs.ErrUnavailable
 
 // Backend is an opened storage: the afero.Fs every request goes through,
 // and, for directory storage, where it lives on disk.
@@ -25,6 +33,10 @@ type Backend struct {
 	Dir string
 	// Description says what was opened, for the startup log.
 	Description string
+	// Remote names storage on another server (s3://BUCKET/PREFIX at its
+	// endpoint), stably across runs and without credentials; empty for
+	// local storage.
+	Remote string
 
 	closer io.Closer
 	// base is Fs before the latency and read-only wrappers, which Sub
@@ -64,6 +76,12 @@ type Options struct {
 //	file:/abs/dir     the same (a URI with one slash)
 //	/abs/dir, ./rel   the same, as a plain path
 //	mem://, mem:      an empty in-memory tree
+//	s3://BUCKET[/PREFIX]?endpoint=URL&region=R&use_path_style=true
+//	                  a bucket of an S3-compatible store (see s3fs.ParseURL);
+//	                  credentials come from AWS_* variables or the shared AWS
+//	                  configuration, never from the URL. The bucket is
+//	                  checked here: missing, unreachable or refusing the
+//	                  credentials, it is an error.
 //
 // The query may carry latency=DURATION (e.g. ?latency=5ms), which delays
 // every storage call; it exists to make slow operations reproducible.
@@ -79,6 +97,9 @@ func Open(raw string, o Options) (*Backend, error) {
 	dir, query, scheme, err := splitStorageURL(raw)
 	if err != nil {
 		return nil, err
+	}
+	if scheme == "s3" {
+		return openS3(raw, o.ReadOnly)
 	}
 	var latency time.Duration
 	for key, vals := range query {
@@ -112,7 +133,7 @@ func Open(raw string, o Options) (*Backend, error) {
 	case "mem":
 		b.Fs, b.Description = NewMemFs(), "in-memory tree"
 	default:
-		return nil, fmt.Errorf("storage: unknown scheme %q in %q (use file:///dir, a directory path, or mem://)", scheme, raw)
+		return nil, fmt.Errorf("storage: unknown scheme %q in %q (use file:///dir, a directory path, mem:// or s3://bucket)", scheme, raw)
 	}
 	b.wrap(latency, o.ReadOnly)
 	return b, nil
@@ -135,6 +156,26 @@ func checkDir(abs string, create bool) error {
 		return fmt.Errorf("storage: create %s: %w", abs, err)
 	}
 	return nil
+}
+
+// openS3 opens a bucket. Latency is applied by s3fs itself, per request,
+// so that its tree operations stay visible to FileSystem (a LatencyFs
+// wrapper would hide them).
+func openS3(raw string, readOnly bool) (*Backend, error) {
+	cfg, err := s3fs.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	fs, err := s3fs.Open(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	b := &Backend{Fs: fs, closer: fs, Description: fs.Description(), Remote: cfg.Remote()}
+	if cfg.Latency > 0 {
+		b.Description += fmt.Sprintf(", %s latency per request", cfg.Latency)
+	}
+	b.wrap(0, readOnly)
+	return b, nil
 }
 
 // wrap sets Fs to base behind the latency and read-only wrappers.
@@ -188,6 +229,8 @@ func splitStorageURL(raw string) (dir string, query url.Values, scheme string, e
 			return "", nil, "", fmt.Errorf("storage: file URL %q has no directory", raw)
 		}
 		return u.Path, query, "file", nil
+	case "s3":
+		return "", nil, "s3", nil
 	case "mem":
 		if u.Host != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") {
 			return "", nil, "", fmt.Errorf("storage: mem URL %q takes no host or path: use mem://", raw)

@@ -64,7 +64,7 @@ func main() {
 }
 
 // The groups of rows, in the order they run; BENCH_ONLY selects some.
-var groups = []string{"propfind", "depth1", "copy", "delete", "move", "state", "get4k", "propfind0", "emitter", "get1g", "put1g"}
+var groups = []string{"propfind", "depth1", "copy", "delete", "move", "state", "get4k", "propfind0", "emitter", "get1g", "put1g", "s3"}
 
 // config is the validated settings of one benchmark run.
 type config struct {
@@ -295,6 +295,11 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 			continue
 		}
 		add(s.run(ctx))
+	}
+	if cfg.wants("s3") && ctx.Err() == nil {
+		for _, r := range b.s3Rows(ctx) { // s3.go
+			add(r)
+		}
 	}
 	if cfg.wants("propfind") {
 		add(rssRow("PROPFIND Depth ∞", tree1M.Label, rows, func(r row) bool {

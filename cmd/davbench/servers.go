@@ -28,6 +28,9 @@ type serverSpec struct {
 	// argv is the command line for a server listening on addr; argv[0] is
 	// the program.
 	argv func(addr string) []string
+	// termStatus marks a server that reports SIGTERM in its exit status
+	// (rclone: 143): that is then its normal end, not an error.
+	termStatus bool
 }
 
 // davdSpec runs the davd binary on root with the 102 emitter in the given
@@ -56,6 +59,8 @@ type server struct {
 	stderr *tailWriter
 	exited chan struct{} // closed when the process has been waited for
 	err    error         // the Wait error, valid once exited is closed
+
+	termStatus bool // see serverSpec
 }
 
 // startServer starts spec on a free loopback port and waits until it
@@ -102,7 +107,7 @@ func freeAddr() (string, error) {
 func launch(spec serverSpec, addr string) (*server, error) {
 	argv := spec.argv(addr)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	s := &server{label: spec.label, addr: addr, cmd: cmd, stderr: &tailWriter{max: 4096}, exited: make(chan struct{})}
+	s := &server{label: spec.label, addr: addr, cmd: cmd, stderr: &tailWriter{max: 4096}, exited: make(chan struct{}), termStatus: spec.termStatus}
 	cmd.Stdout = s.stderr
 	cmd.Stderr = s.stderr
 	// The server dies with the benchmark, even when the benchmark is killed.
@@ -162,6 +167,11 @@ func (s *server) stop() (peakRSS int64, err error) {
 	case <-time.After(15 * time.Second):
 		s.kill()
 		return peakRSS, fmt.Errorf("%s ignored SIGTERM for 15 s; killed", s.label)
+	}
+	var ee *exec.ExitError
+	if s.termStatus && errors.As(s.err, &ee) && (ee.ExitCode() == 128+int(syscall.SIGTERM) ||
+		ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGTERM) {
+		return peakRSS, rssErr
 	}
 	if s.err != nil {
 		return peakRSS, fmt.Errorf("%s exited with %v: %s", s.label, s.err, s.stderr)

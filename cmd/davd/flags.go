@@ -27,9 +27,9 @@ func serveFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "YAML file with flag values (keys are flag names)", EnvVars: env("config")},
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: env("addr")}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: defaultStorage, Usage: "storage: file:///abs/dir, a directory path, or mem://; ?latency=5ms slows every storage call", EnvVars: env("storage")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: defaultStorage, Usage: "storage: file:///abs/dir, a directory path, mem://, or s3://BUCKET[/PREFIX]?endpoint=URL&region=R&use_path_style=true&parallel=16 (credentials from AWS_* variables); ?latency=5ms slows every storage call", EnvVars: env("storage")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "create", Usage: "create the storage directory if it is missing (only the default " + defaultStorage + " is created without it)", EnvVars: env("create")}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "state", Usage: "where dead properties and locks live: sqlite:///abs/state.db, postgres://user:password@host/db (shared by several instances) or memory: (default: DIR/.davd/state.db, memory for mem://)", EnvVars: env("state")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "state", Usage: "where dead properties and locks live: sqlite:///abs/state.db, postgres://user:password@host/db (shared by several instances) or memory: (default: DIR/.davd/state.db, memory for mem://, $XDG_STATE_HOME/davd/BUCKET-HASH.db for s3://)", EnvVars: env("state")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "read-only", Usage: "refuse every change", EnvVars: env("read-only")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "inline-active-content", Usage: "serve stored HTML, SVG, XML and JavaScript inline instead of as downloads (they stay sandboxed by CSP and nosniff)", EnvVars: env("inline-active-content")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "no-ui", Usage: "serve browsers the plain listing instead of the file manager", EnvVars: env("no-ui")}),

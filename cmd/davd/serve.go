@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,12 +23,41 @@ import (
 
 // defaultState keeps properties and locks with the files they describe
 // (in the reserved .davd directory, which clients cannot reach), or in
-// memory for memory storage.
+// memory for memory storage. Remote storage (a bucket) gets a SQLite file
+// of its own in the user's state directory ($XDG_STATE_HOME/davd, else
+// ~/.local/state/davd), named after the bucket, prefix and endpoint: never
+// inside the bucket, where a database cannot live.
 func defaultState(b *storage.Backend) string {
-	if b.Dir == "" {
+	switch {
+	case b.Remote != "":
+		return "sqlite://" + remoteStateFile(b.Remote)
+	case b.Dir == "":
 		return "memory:"
 	}
 	return "sqlite://" + filepath.Join(b.Dir, storage.ReservedName, "state.db")
+}
+
+// remoteStateFile is the default state file of remote storage.
+func remoteStateFile(remote string) string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = os.TempDir()
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	sum := sha256.Sum256([]byte(remote))
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, strings.TrimPrefix(strings.Fields(remote)[0], "s3://"))
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return filepath.Join(dir, "davd", name+"-"+hex.EncodeToString(sum[:6])+".db")
 }
 
 // sweepReserved removes, in the background, the temporary files and
