@@ -38,13 +38,7 @@ type cluster struct {
 func startCluster(t *testing.T, n int, stateURL string, args ...string) *cluster {
 	t.Helper()
 	haproxy := requireTool(t, "haproxy")
-	if stateURL == "" {
-		stateURL = pgtest.Database(t)
-	}
-	c := &cluster{dir: t.TempDir(), state: stateURL}
-	for range n {
-		c.nodes = append(c.nodes, spawnDavd(t, c.dir, append([]string{"--state", stateURL}, args...)...))
-	}
+	c := startInstances(t, n, stateURL, 0, args...)
 	c.front = startBalancer(t, haproxy, c.nodes)
 	// Every instance answers through the balancer, in turn.
 	seen := map[string]bool{}
@@ -54,6 +48,24 @@ func startCluster(t *testing.T, n int, stateURL string, args ...string) *cluster
 	}
 	if len(seen) != n {
 		t.Fatalf("HAProxy sent %d requests to instances %v, want all %d in turn", 2*n, seen, n)
+	}
+	return c
+}
+
+// startInstances is startCluster without the balancer; every storage
+// call of the instances is delayed by latency when it is not 0.
+func startInstances(t *testing.T, n int, stateURL string, latency time.Duration, args ...string) *cluster {
+	t.Helper()
+	if stateURL == "" {
+		stateURL = pgtest.Database(t)
+	}
+	c := &cluster{dir: t.TempDir(), state: stateURL}
+	storage := c.dir
+	if latency > 0 {
+		storage = "file://" + c.dir + "?latency=" + latency.String()
+	}
+	for range n {
+		c.nodes = append(c.nodes, spawnDavd(t, storage, append([]string{"--state", stateURL}, args...)...))
 	}
 	return c
 }
