@@ -222,8 +222,8 @@ func TestMultiInstanceRclone(t *testing.T) {
 	}
 }
 
-// sendReq is request without t.Fatal, for goroutines: a transport error is
-// status 0.
+// sendReq is request without t.Fatal, for goroutines, and with a
+// timeout: a transport error is status 0.
 func sendReq(method, url string, hdr map[string]string, body string) (int, http.Header, string) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -232,7 +232,9 @@ func sendReq(method, url string, hdr map[string]string, body string) (int, http.
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := *http.DefaultClient
+	client.Timeout = 30 * time.Second // no test hangs on a server that does
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err.Error()
 	}
