@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"davd/processing"
+	"davd/storage/state"
 )
 
 // Depth header values.
@@ -113,7 +114,7 @@ func (p *propfindWalk) run(ctx context.Context, name string, fi os.FileInfo, dep
 	// Straight into the multistatus buffer: a fresh slice grew three times
 	// for one response.
 	var err error
-	p.ms.buf, err = p.formatOne(ctx, p.ms.buf, name, fi)
+	p.ms.buf, err = p.formatOne(ctx, p.ms.buf, name, fi, nil)
 	p.ms.flushResponse()
 	if msErr := p.ms.failed(); err != nil || msErr != nil || !fi.IsDir() || depth == depthZero {
 		return errors.Join(err, msErr)
@@ -147,9 +148,14 @@ var bodies = sync.Pool{New: func() any { return new([]byte) }}
 // the batch.
 func (p *propfindWalk) format(ctx context.Context, b []byte, dir string, infos []os.FileInfo) ([]byte, error) {
 	var first error
-	for _, c := range infos {
+	names := make([]string, len(infos))
+	for i, c := range infos {
+		names[i] = childPath(dir, c.Name())
+	}
+	pre := p.h.preload(ctx, names, p.req)
+	for i, c := range infos {
 		var err error
-		if b, err = p.formatOne(ctx, b, childPath(dir, c.Name()), c); err != nil && first == nil {
+		if b, err = p.formatOne(ctx, b, names[i], c, pre.at(i)); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -157,8 +163,9 @@ func (p *propfindWalk) format(ctx context.Context, b []byte, dir string, infos [
 }
 
 // formatOne appends the response for resource name, unless the user may
-// not read it (the lister does not descend into it either).
-func (p *propfindWalk) formatOne(ctx context.Context, b []byte, name string, fi os.FileInfo) ([]byte, error) {
+// not read it (the lister does not descend into it either). Its state is
+// pre when not nil, or read from the store.
+func (p *propfindWalk) formatOne(ctx context.Context, b []byte, name string, fi os.FileInfo, pre *loaded) ([]byte, error) {
 	if !p.h.readable(name) {
 		return b, nil
 	}
@@ -166,7 +173,13 @@ func (p *propfindWalk) formatOne(ctx context.Context, b []byte, name string, fi 
 		return b, errTooManyEntries
 	}
 	res := resource{name: name, fi: fi, href: p.h.hrefFor(name, fi.IsDir())}
-	if err := p.h.load(ctx, &res, p.req); err != nil {
+	var err error
+	if pre != nil {
+		res.dead, res.locks, err = pre.dead, pre.locks, pre.err
+	} else {
+		err = p.h.load(ctx, &res, p.req)
+	}
+	if err != nil {
 		return appendStatusResponse(b, res.href, http.StatusInternalServerError, ""), err
 	}
 	p.progress.AddResource(res.href)
@@ -176,11 +189,65 @@ func (p *propfindWalk) formatOne(ctx context.Context, b []byte, name string, fi 
 	// Large stored state: the responses already in b go out, then this
 	// one a piece at a time, with the stream held so that no other
 	// response comes between its pieces. Listers call this too.
-	err := p.ms.streamResponse(func(write func([]byte) error) {
+	err = p.ms.streamResponse(func(write func([]byte) error) {
 		rw := respWriter{b: b, write: write}
 		p.h.writeResponse(&rw, &res, p.req)
 		write(rw.b)
 		b = rw.b[:0]
 	})
 	return b, err
+}
+
+// needsLocks reports whether the answer to req shows locks (as load
+// decides).
+func needsLocks(req propfindRequest) bool {
+	return req.mode != findNamed || wants(req.names, "lockdiscovery")
+}
+
+// loaded is the state of one resource, read ahead by preload.
+type loaded struct {
+	dead  []state.Property
+	locks []state.Lock
+	err   error // reading it failed
+}
+
+// preloaded is the state of the resources of one batch, in its order; nil
+// when each is to be read on its own.
+type preloaded []loaded
+
+// at returns the state of the i-th resource, or nil.
+func (p preloaded) at(i int) *loaded {
+	if p == nil {
+		return nil
+	}
+	return &p[i]
+}
+
+// preload reads, for a store that reads many paths at once much faster
+// than one at a time (state.BatchReader: PostgreSQL), what load would
+// read for each of names, in one call for the properties and one for
+// the locks. It returns nil, for load to do, when the store is not such
+// a store or there is only one name. A failure is each resource's error.
+func (h *Handler) preload(ctx context.Context, names []string, req propfindRequest) preloaded {
+	br, ok := h.state.(state.BatchReader)
+	if !ok || len(names) < 2 {
+		return nil
+	}
+	out := make(preloaded, len(names))
+	props, err := br.PropsOf(ctx, names)
+	var locks [][]state.Lock
+	if err == nil && needsLocks(req) {
+		locks, err = br.LocksCoveringEach(ctx, names)
+	}
+	for i := range out {
+		switch {
+		case err != nil:
+			out[i].err = err
+		case locks != nil:
+			out[i] = loaded{dead: props[i], locks: locks[i]}
+		default:
+			out[i].dead = props[i]
+		}
+	}
+	return out
 }
