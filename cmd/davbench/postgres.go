@@ -399,7 +399,9 @@ func (b *bench) pgPropfindRow(ctx context.Context) row {
 	want := int64(pgTree.Entries())
 	r = b.pgTimedRow(ctx, r,
 		func(ctx context.Context, _ *davClient) error { return warmTree(ctx, b.path(top), false) },
-		func(ctx context.Context, c *davClient) (sample, error) { return c.propfind(ctx, top+"/", "infinity", allpropBody) },
+		func(ctx context.Context, c *davClient) (sample, error) {
+			return c.propfind(ctx, top+"/", "infinity", allpropBody)
+		},
 		func(_ context.Context, _ *davClient, s sample) error {
 			if s.entries != want {
 				return fmt.Errorf("%s entries, want %s", thousands(s.entries), thousands(want))
