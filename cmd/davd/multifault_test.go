@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -204,4 +205,97 @@ func TestMultiPostgresRestart(t *testing.T) {
 	t.Logf("%d answers 503 while PostgreSQL was down", unavailable.Load())
 	led.verify(t, c.nodes[0].base, c.dir)
 	led.verify(t, c.nodes[1].base, c.dir)
+}
+
+// TestMultiStartDuringCopy starts a second instance while the first one
+// copies a tree whose files all have a property. The starting instance
+// recovers the operations a crash interrupted; it must leave alone those
+// another instance is still running: every file of the finished copy has
+// its property, and the source keeps its own.
+func TestMultiStartDuringCopy(t *testing.T) {
+	t.Parallel()
+	// Every storage call of the first instance takes 10ms: the COPY of
+	// 36 files lasts seconds.
+	c := startInstances(t, 1, "", 0)
+	names := crashTree(t, c.nodes[0].base, false)
+	slow := spawnDavd(t, "file://"+c.dir+"?latency=10ms", "--state", c.state)
+	copied := make(chan int, 1)
+	go func() {
+		st, _, _ := sendReq("COPY", slow.base+"/src", map[string]string{"Destination": slow.base + "/dst"}, "")
+		copied <- st
+	}()
+	time.Sleep(500 * time.Millisecond) // the COPY is under way
+	late := spawnDavd(t, c.dir, "--state", c.state)
+	select {
+	case st := <-copied:
+		if st != http.StatusCreated {
+			t.Fatalf("COPY = %d", st)
+		}
+		t.Log("the second instance was up before the COPY ended")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the COPY did not end")
+	}
+	for _, name := range names {
+		want := "/src-" + strings.TrimPrefix(name, "/src")
+		if got, _ := origin(t, late.base, name); got != want {
+			t.Errorf("%s: property %q, want %q", name, got, want)
+		}
+		dst := "/dst" + strings.TrimPrefix(name, "/src")
+		if got, _ := origin(t, late.base, dst); got != want {
+			t.Errorf("copy %s: property %q, want %q", dst, got, want)
+		}
+	}
+}
+
+// TestMultiCrashMidOperation is TestCrashKeepsStateInStep on PostgreSQL
+// state with a second instance running throughout: one instance (on slow
+// storage) is killed at a random point of a DELETE, COPY or MOVE of a tree whose
+// files all carry a property; another instance is started on the same
+// state, which recovers the interrupted operation, and the checks of the
+// crash test hold through it and through the instance that never
+// stopped.
+func TestMultiCrashMidOperation(t *testing.T) {
+	t.Parallel()
+	for _, op := range []string{"DELETE", "COPY", "MOVE"} {
+		t.Run(op, func(t *testing.T) {
+			t.Parallel()
+			outcomes := map[string]int{}
+			for trial := range 3 {
+				// The victim's storage calls take 2ms each: the
+				// operation lasts a few hundred milliseconds, and the
+				// kill falls anywhere in it.
+				c := startInstances(t, 1, "", 0)
+				survivor := c.nodes[0]
+				victim := spawnDavd(t, "file://"+c.dir+"?latency=2ms", "--state", c.state)
+				names := crashTree(t, survivor.base, op != "DELETE")
+				st, hdr, body := sendReq("LOCK", survivor.base+lockedMember, map[string]string{"Depth": "0"}, raceLockXML)
+				if st != http.StatusOK {
+					t.Fatalf("LOCK = %d %s", st, body)
+				}
+				h := map[string]string{"If": "<" + victim.base + lockedMember + "> (" + hdr.Get("Lock-Token") + ")", "Overwrite": "T"}
+				if op != "DELETE" {
+					h["Destination"] = victim.base + "/dst"
+				}
+				finished := make(chan int, 1)
+				go func() {
+					st, _, _ := sendReq(op, victim.base+"/src", h, "")
+					finished <- st
+				}()
+				time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
+				victim.kill()
+				<-finished
+				restarted := spawnDavd(t, c.dir, "--state", c.state)
+				outcomes[checkCrashState(t, restarted.base, c.dir, op, names, trial)]++
+				// The instance that never stopped sees the same.
+				for _, name := range names[:6] {
+					a, _ := origin(t, restarted.base, name)
+					b, _ := origin(t, survivor.base, name)
+					if a != b {
+						t.Errorf("trial %d: %s: property %q on the restarted instance, %q on the other", trial, name, a, b)
+					}
+				}
+			}
+			t.Logf("%s: tree after the crash: %v", op, outcomes)
+		})
+	}
 }
