@@ -5,17 +5,18 @@ import "context"
 // BatchReader is implemented by Stores for which reading the state of
 // many paths in one call is much cheaper than one call per path: the
 // PostgreSQL Store, where every call is a round trip to the database.
-// PROPFIND reads the state of the members of a collection it lists
-// through it. The SQLite and memory Stores answer a path without state
-// from memory, and do not implement it.
+// PROPFIND reads the properties of a whole tree, or of the members of
+// each collection it lists, through it. The SQLite and memory Stores
+// answer a path without state from memory, and do not implement it.
 type BatchReader interface {
 	// PropsOf returns the dead properties of each of paths, in the
 	// order of paths: element i is what Props(paths[i]) returns.
 	PropsOf(ctx context.Context, paths []string) ([][]Property, error)
-	// LocksCoveringEach returns the locks that apply to each of paths,
-	// in the order of paths: element i is what LocksCovering(paths[i])
-	// returns.
-	LocksCoveringEach(ctx context.Context, paths []string) ([][]Lock, error)
+	// PropsAtOrBelow returns the dead properties of root and of every
+	// path below it, by path (each path's as Props returns them),
+	// unless their XML passes maxBytes in all: then it returns false,
+	// having read at most about maxBytes.
+	PropsAtOrBelow(ctx context.Context, root string, maxBytes int64) (map[string][]Property, bool, error)
 }
 
 // prefixedBatch is the view of a Store that is a BatchReader.
@@ -46,18 +47,23 @@ func (s *prefixedBatch) PropsOf(ctx context.Context, paths []string) ([][]Proper
 	return s.br.PropsOf(ctx, qs)
 }
 
-// LocksCoveringEach implements BatchReader.
-func (s *prefixedBatch) LocksCoveringEach(ctx context.Context, paths []string) ([][]Lock, error) {
-	qs, err := s.inAll(paths)
+// PropsAtOrBelow implements BatchReader.
+func (s *prefixedBatch) PropsAtOrBelow(ctx context.Context, root string, maxBytes int64) (map[string][]Property, bool, error) {
+	q, err := s.in(root)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	each, err := s.br.LocksCoveringEach(ctx, qs)
-	if err != nil {
-		return nil, err
+	props, ok, err := s.br.PropsAtOrBelow(ctx, q, maxBytes)
+	if !ok || err != nil {
+		return nil, ok, err
 	}
-	for i, locks := range each {
-		each[i] = s.outAll(locks)
+	out := make(map[string][]Property, len(props))
+	for p, ps := range props {
+		if p == s.prefix {
+			out["/"] = ps
+		} else {
+			out[p[len(s.prefix):]] = ps
+		}
 	}
-	return each, nil
+	return out, true, nil
 }

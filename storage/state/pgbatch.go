@@ -1,15 +1,13 @@
 package state
 
 import (
-	"cmp"
 	"context"
 	"slices"
-	"strings"
 )
 
-// The PostgreSQL Store reads the state of many paths in one query each
-// for properties and locks (BatchReader): a PROPFIND of a tree then
-// costs a few round trips per directory rather than two per resource.
+// The PostgreSQL Store reads the properties of many paths, or of a whole
+// tree, in one query (BatchReader): a PROPFIND of a tree then costs a few
+// round trips in all, or one per directory, rather than one per resource.
 
 // pgBatchMax is the most paths one query names (PostgreSQL takes at most
 // 65,535 parameters per statement).
@@ -61,87 +59,58 @@ func (s *pgStore) PropsOf(ctx context.Context, paths []string) ([][]Property, er
 	return out, nil
 }
 
-// LocksCoveringEach returns the locks that apply to each of paths; see
-// BatchReader. One query reads the locks rooted at any of the paths and
-// the deep locks rooted at any of their ancestors; they are then sorted
-// out by path, each path's in the order of LocksCovering.
-func (s *pgStore) LocksCoveringEach(ctx context.Context, paths []string) ([][]Lock, error) {
-	if err := s.check(ctx); err != nil {
-		return nil, err
+// PropsAtOrBelow returns the properties of the tree at root, unless they
+// pass maxBytes; see BatchReader. One query reads their size, one reads
+// them (a range of the props key): they may change in between, and the
+// answer is then one of the two states, or a mix of them, as a walk path
+// by path would give.
+func (s *pgStore) PropsAtOrBelow(ctx context.Context, root string, maxBytes int64) (map[string][]Property, bool, error) {
+	if err := checkPath(root); err != nil {
+		return nil, false, err
 	}
-	roots, above := map[string]bool{}, map[string]bool{}
-	for _, p := range paths {
-		if err := checkPath(p); err != nil {
-			return nil, err
-		}
-		if pgText(p) {
-			roots[p] = true
-		}
-		for _, a := range ancestors(p) {
-			if pgText(a) {
-				above[a] = true
-			}
-		}
+	if !pgText(root) {
+		return map[string][]Property{}, true, s.check(ctx)
 	}
-	var locks []Lock
-	rootList, aboveList := keys(roots), keys(above)
-	// Chunks of roots, each with every ancestor (few: the paths are
-	// usually the members of one collection); a path with no text root
-	// still needs the ancestors' query once.
-	chunks := slices.Collect(slices.Chunk(rootList, pgBatchMax))
-	if len(chunks) == 0 {
-		chunks = [][]string{nil}
-	}
-	for i, chunk := range chunks {
-		anc := aboveList
-		if i > 0 {
-			anc = nil // already read with the first chunk
-		}
-		if len(chunk) == 0 && len(anc) == 0 {
-			continue
-		}
-		err := s.do(ctx, pgOpTimeout, "read locks", func(ctx context.Context) error {
-			q := s.d.q()
-			var cond string
-			switch {
-			case len(chunk) > 0 && len(anc) > 0:
-				cond = "(" + q.in("root", chunk) + " OR (deep AND " + q.in("root", anc) + "))"
-			case len(chunk) > 0:
-				cond = q.in("root", chunk)
-			default:
-				cond = "(deep AND " + q.in("root", anc) + ")"
-			}
-			q.sql(`SELECT `+lockCols+` FROM locks WHERE `, cond, ` AND `, pgLive, ` ORDER BY root, token`)
-			ls, err := s.queryLocks(ctx, nil, q)
-			locks = append(locks, ls...)
+	out := map[string][]Property{}
+	fits := false
+	err := s.do(ctx, pgTreeTimeout, "read the properties below "+root, func(ctx context.Context) error {
+		q := s.d.q()
+		q.sql(`SELECT COALESCE(SUM(octet_length(xml) + octet_length(path) + octet_length(ns) + octet_length(local)), 0) FROM props WHERE `,
+			q.atOrBelow("path", root))
+		var size int64
+		if err := s.db.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&size); err != nil {
 			return err
-		})
+		}
+		if size > maxBytes {
+			return nil
+		}
+		fits = true
+		q = s.d.q()
+		q.sql(`SELECT path, ns, local, xml FROM props WHERE `, q.atOrBelow("path", root), ` ORDER BY path, ns, local`)
+		rows, err := s.db.QueryContext(ctx, q.b.String(), q.args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-	}
-	slices.SortFunc(locks, func(a, b Lock) int {
-		return cmp.Or(strings.Compare(a.Root, b.Root), strings.Compare(a.Token, b.Token))
-	})
-	out := make([][]Lock, len(paths))
-	for i, p := range paths {
-		for _, l := range locks {
-			if l.Root == p || (l.Deep && below(p, l.Root)) {
-				out[i] = append(out[i], l)
+		defer rows.Close()
+		var read int64
+		for rows.Next() {
+			var path string
+			var p Property
+			if err := rows.Scan(&path, &p.Name.Space, &p.Name.Local, &p.XML); err != nil {
+				return err
 			}
+			if read += int64(len(path) + len(p.Name.Space) + len(p.Name.Local) + len(p.XML)); read > 2*maxBytes {
+				fits = false // grew meanwhile
+				return nil
+			}
+			out[path] = append(out[path], p)
 		}
+		return rows.Err()
+	})
+	if err != nil || !fits {
+		return nil, false, err
 	}
-	return out, nil
-}
-
-// keys returns the keys of m, sorted.
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return out, true, nil
 }
 
 var _ BatchReader = (*pgStore)(nil)
