@@ -67,3 +67,13 @@ func (s *prefixedBatch) PropsAtOrBelow(ctx context.Context, root string, maxByte
 	}
 	return out, true, nil
 }
+
+// hasState answers HasState through the view (stateChecker): the paths
+// at or below root in the view are those at or below its own path.
+func (s *prefixedBatch) hasState(ctx context.Context, root string) (bool, error) {
+	q, err := s.in(root)
+	if err != nil {
+		return false, err
+	}
+	return HasState(ctx, s.st, q)
+}

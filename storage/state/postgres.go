@@ -514,6 +514,25 @@ func (s *pgStore) StatePaths(ctx context.Context, root string, fn func(string) e
 	return walkPaths(paths, nil, fn)
 }
 
+// hasState reports whether anything at or below root has state, in one
+// query that stops at the first row (see HasState).
+func (s *pgStore) hasState(ctx context.Context, root string) (bool, error) {
+	if err := checkPath(root); err != nil {
+		return false, err
+	}
+	if !pgText(root) {
+		return false, s.check(ctx)
+	}
+	var has bool
+	err := s.do(ctx, pgOpTimeout, "look for state below "+root, func(ctx context.Context) error {
+		q := s.d.q()
+		q.sql(`SELECT EXISTS (SELECT 1 FROM props WHERE `, q.atOrBelow("path", root),
+			`) OR EXISTS (SELECT 1 FROM locks WHERE `, q.atOrBelow("root", root), ` AND `, pgLive, `)`)
+		return s.db.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&has)
+	})
+	return has, err
+}
+
 // Close releases both pools. Later calls fail.
 func (s *pgStore) Close() error {
 	if s.closed.Swap(true) {

@@ -425,3 +425,42 @@ func TestPGUnstorablePaths(t *testing.T) {
 		t.Errorf("the lock of /d: %v", err)
 	}
 }
+
+// TestPGHasState: HasState of the PostgreSQL Store (one query that stops
+// at the first row) and of a view of it answers what a walk of
+// StatePaths answers: properties or a live lock at or below the root,
+// not beside it (a sibling sharing a prefix of the name), not above it.
+func TestPGHasState(t *testing.T) {
+	t.Parallel()
+	s := openPG(t, 1)[0]
+	prop := []Property{{Name: xml.Name{Space: "urn:z", Local: "p"}, XML: []byte(`<p xmlns="urn:z">v</p>`)}}
+	if err := s.PatchProps(bg, "/a/b/c", prop, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateLock(bg, Lock{Root: "/l/m", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	view, err := WithPrefix(s, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(st Store, root string) bool {
+		found := false
+		st.StatePaths(bg, root, func(string) error { found = true; return nil })
+		return found
+	}
+	for _, c := range []struct {
+		st   Store
+		root string
+		want bool
+	}{
+		{s, "/", true}, {s, "/a", true}, {s, "/a/b/c", true}, {s, "/a/b/c/d", false}, {s, "/a/b/cc", false},
+		{s, "/a/bb", false}, {s, "/l", true}, {s, "/l/m", true}, {s, "/l/mm", false}, {s, "/x", false}, {s, "/a\xff", false},
+		{view, "/", true}, {view, "/b", true}, {view, "/b/c", true}, {view, "/c", false},
+	} {
+		got, err := HasState(bg, c.st, c.root)
+		if err != nil || got != c.want || got != walk(c.st, c.root) {
+			t.Errorf("HasState(%s) = %v, %v; want %v (the walk says %v)", c.root, got, err, c.want, walk(c.st, c.root))
+		}
+	}
+}
