@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"slices"
 	"syscall"
+	"time"
 
 	"davd/storage"
+	"davd/storage/pathlock"
 	"davd/storage/state"
 )
 
@@ -51,6 +54,14 @@ func (h *Handler) intend(ctx context.Context, in state.Intent) (func(), error) {
 
 // Recover finishes the state changes interrupted by a crash (see above)
 // for fs and st. It must run before fs and st serve requests.
+//
+// Instances that share st (PostgreSQL) list each other's intents, and an
+// intent may belong to an operation another instance is still running:
+// each intent is recovered while holding the path locks of what it
+// touches, which the running operation holds until it has ended its
+// intent. An intent whose paths stay held for recoverWait is left to the
+// instance running it; one that is gone once they are free was ended by
+// its operation.
 func Recover(ctx context.Context, fs *storage.FileSystem, st state.Store, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -60,15 +71,58 @@ func Recover(ctx context.Context, fs *storage.FileSystem, st state.Store, log *s
 		return err
 	}
 	for _, in := range intents {
-		if err := recoverIntent(ctx, fs, st, in); err != nil {
-			return fmt.Errorf("recovering the interrupted %s of %s: %w", in.Op, in.Src, err)
+		wctx, cancel := context.WithTimeout(ctx, recoverWait)
+		release, err := st.Acquire(wctx, recoverClaims(in)...)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			log.Info("an operation is running on another instance sharing the state; left to it", "op", in.Op, "src", in.Src, "dst", in.Dst)
+			continue
 		}
-		if err := st.EndIntent(ctx, in.ID); err != nil {
+		if err != nil {
 			return err
 		}
-		log.Warn("recovered an operation interrupted by a crash", "op", in.Op, "src", in.Src, "dst", in.Dst)
+		recovered, err := recoverPending(ctx, fs, st, in)
+		release()
+		if err != nil {
+			return fmt.Errorf("recovering the interrupted %s of %s: %w", in.Op, in.Src, err)
+		}
+		if recovered {
+			log.Warn("recovered an operation interrupted by a crash", "op", in.Op, "src", in.Src, "dst", in.Dst)
+		}
 	}
 	return nil
+}
+
+// recoverWait is how long Recover waits for the paths of an intent that
+// another instance's running operation holds.
+const recoverWait = 500 * time.Millisecond
+
+// recoverClaims are the path locks an operation with intent in holds.
+func recoverClaims(in state.Intent) []pathlock.Claim {
+	var claims []pathlock.Claim
+	if in.Op != "copy" {
+		claims = append(claims, pathlock.Claim{Path: in.Src, Deep: true})
+	}
+	if in.Dst != "" {
+		claims = append(claims, pathlock.Claim{Path: in.Dst, Deep: true})
+	}
+	return claims
+}
+
+// recoverPending recovers in and ends it, unless it has been ended
+// meanwhile; it reports whether it recovered it.
+func recoverPending(ctx context.Context, fs *storage.FileSystem, st state.Store, in state.Intent) (bool, error) {
+	intents, err := st.Intents(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !slices.ContainsFunc(intents, func(i state.Intent) bool { return i.ID == in.ID }) {
+		return false, nil
+	}
+	if err := recoverIntent(ctx, fs, st, in); err != nil {
+		return false, err
+	}
+	return true, st.EndIntent(ctx, in.ID)
 }
 
 func recoverIntent(ctx context.Context, fs *storage.FileSystem, st state.Store, in state.Intent) error {

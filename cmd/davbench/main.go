@@ -64,7 +64,7 @@ func main() {
 }
 
 // The groups of rows, in the order they run; BENCH_ONLY selects some.
-var groups = []string{"propfind", "depth1", "copy", "delete", "move", "state", "get4k", "propfind0", "emitter", "get1g", "put1g", "s3"}
+var groups = []string{"propfind", "depth1", "copy", "delete", "move", "state", "postgres", "get4k", "propfind0", "emitter", "get1g", "put1g", "s3"}
 
 // config is the validated settings of one benchmark run.
 type config struct {
@@ -163,6 +163,7 @@ type bench struct {
 	self    string // this program, for the x/net server
 	start   time.Time
 	log     io.Writer
+	pg      pgState // the PostgreSQL server of the postgres rows
 }
 
 // progress prints a line to the progress output, stamped with the time
@@ -226,6 +227,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 			b.progress("cleanup: %v", err)
 		}
 	}()
+	defer b.stopPostgres()
 	b.work = work
 	b.root = filepath.Join(work, "root")
 	if err := os.Mkdir(b.root, 0o755); err != nil {
@@ -357,6 +359,9 @@ func (b *bench) plan(sizes []treeSpec) []step {
 	}
 	for _, op := range []string{"DELETE", "MOVE", "COPY"} {
 		steps = append(steps, step{"state", func(ctx context.Context) row { return b.stateRow(ctx, op) }})
+	}
+	for _, fn := range []func(context.Context) row{b.lockUnlockRow, b.proppatchRow, b.pgPropfindRow, b.pgCopyRow, b.pgMoveRow} {
+		steps = append(steps, step{"postgres", fn})
 	}
 	steps = append(steps,
 		step{"get4k", b.get4kRow},

@@ -77,7 +77,10 @@ func (b *bench) stateRow(ctx context.Context, op string) row {
 // stateDBs makes, once, the two state files of the state rows: one with
 // stateProps properties, written in one statement, and an empty one.
 func (b *bench) stateDBs(ctx context.Context) (big, empty string, err error) {
-	big, empty = filepath.Join(b.work, "state-big.db"), filepath.Join(b.work, "state-empty.db")
+	// Not beside the served root: davd refuses a state directory that
+	// contains its storage.
+	dir := filepath.Join(b.work, "state-rows")
+	big, empty = filepath.Join(dir, "state-big.db"), filepath.Join(dir, "state-empty.db")
 	if ok, err := exists(big); err != nil || ok {
 		return big, empty, err
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"davd/storage/state/pgtest"
 )
 
 // TestMain lets the test binary run as davd itself (DAVD_TEST_AS_DAVD=1),
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	http.DefaultClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m))
 }
 
 // crashable is a davd in a process of its own.
@@ -36,9 +38,9 @@ type crashable struct {
 	done chan struct{}
 }
 
-// spawnDavd starts davd serving dir in a child process and waits until it
-// answers.
-func spawnDavd(t *testing.T, dir string) *crashable {
+// spawnDavd starts davd serving dir in a child process, with the flags
+// args before dir, and waits until it answers.
+func spawnDavd(t *testing.T, dir string, args ...string) *crashable {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +48,7 @@ func spawnDavd(t *testing.T, dir string) *crashable {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(os.Args[0], "serve", "--addr", addr, "--log-level", "error", dir)
+	cmd := exec.Command(os.Args[0], append(append([]string{"serve", "--addr", addr, "--log-level", "error"}, args...), dir)...)
 	cmd.Env = append(os.Environ(), "DAVD_TEST_AS_DAVD=1")
 	out := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = out, out

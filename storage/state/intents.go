@@ -41,9 +41,18 @@ type Intent struct {
 // errStop ends a walk of StatePaths early.
 var errStop = errors.New("stop")
 
+// stateChecker is implemented by Stores that answer HasState faster than
+// a walk of StatePaths: PostgreSQL, which reads the paths before the walk.
+type stateChecker interface {
+	hasState(ctx context.Context, root string) (bool, error)
+}
+
 // HasState reports whether root or a path below it has properties or
 // locks.
 func HasState(ctx context.Context, st Store, root string) (bool, error) {
+	if c, ok := st.(stateChecker); ok {
+		return c.hasState(ctx, root)
+	}
 	found := false
 	err := st.StatePaths(ctx, root, func(string) error { found = true; return errStop })
 	if err != nil && !errors.Is(err, errStop) {

@@ -85,7 +85,7 @@ func (s *pgStore) CreateLock(ctx context.Context, l Lock) (Lock, error) {
 	if err := s.check(ctx); err != nil {
 		return Lock{}, err
 	}
-	if err := checkPath(l.Root); err != nil {
+	if err := checkPGPath(l.Root); err != nil {
 		return Lock{}, err
 	}
 	if _, err := expiry(now(), l.Timeout); err != nil {
@@ -247,7 +247,21 @@ func (s *pgStore) LocksCovering(ctx context.Context, path string) ([]Lock, error
 	var ls []Lock
 	err := s.do(ctx, pgOpTimeout, "read the locks of "+path, func(ctx context.Context) error {
 		q := s.d.q()
-		q.sql(`SELECT `+lockCols+` FROM locks WHERE `, coveringCond(q, path), ` AND `, pgLive, ` ORDER BY root, token`)
+		cond := ""
+		if pgText(path) {
+			cond = coveringCond(q, path)
+		} else {
+			// Only the deep locks of the ancestors that can have
+			// state ("/" always can) cover it.
+			var anc []string
+			for _, a := range ancestors(path) {
+				if pgText(a) {
+					anc = append(anc, a)
+				}
+			}
+			cond = "(deep AND " + q.in("root", anc) + ")"
+		}
+		q.sql(`SELECT `+lockCols+` FROM locks WHERE `, cond, ` AND `, pgLive, ` ORDER BY root, token`)
 		var err error
 		ls, err = s.queryLocks(ctx, nil, q)
 		return err
@@ -263,6 +277,9 @@ func (s *pgStore) LocksBelow(ctx context.Context, path string) ([]Lock, error) {
 	}
 	if err := checkPath(path); err != nil {
 		return nil, err
+	}
+	if !pgText(path) {
+		return nil, nil // nothing below path can have state
 	}
 	var ls []Lock
 	err := s.do(ctx, pgOpTimeout, "read the locks below "+path, func(ctx context.Context) error {

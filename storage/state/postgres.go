@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -322,11 +323,40 @@ type keepError struct{ err error }
 
 func (e *keepError) Error() string { return e.err.Error() }
 
+// pgText reports whether PostgreSQL's text can hold p: it is valid UTF-8
+// without NUL. davd refuses request URLs that are not, but the storage
+// may hold such names (made behind davd's back, on a shared file
+// system): they can have no state. Reads of such a path find none and
+// never send it to the database, which would refuse the statement;
+// writes fail with errUnstorable.
+func pgText(p string) bool {
+	return utf8.ValidString(p) && strings.IndexByte(p, 0) < 0
+}
+
+// errUnstorable is the error of a write to a path that fails pgText.
+func errUnstorable(p string) error {
+	return fmt.Errorf("state: path %q cannot have state in PostgreSQL: it is not valid UTF-8 or holds a NUL byte", p)
+}
+
+// checkPGPath is checkPath for writes of the PostgreSQL Store.
+func checkPGPath(p string) error {
+	if err := checkPath(p); err != nil {
+		return err
+	}
+	if !pgText(p) {
+		return errUnstorable(p)
+	}
+	return nil
+}
+
 // Props returns the dead properties of path; see Store. It always asks
 // the database: another instance may have changed them.
 func (s *pgStore) Props(ctx context.Context, path string) ([]Property, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
+	}
+	if !pgText(path) {
+		return nil, s.check(ctx)
 	}
 	var out []Property
 	err := s.do(ctx, pgOpTimeout, "read properties of "+path, func(ctx context.Context) error {
@@ -343,6 +373,9 @@ func (s *pgStore) PatchProps(ctx context.Context, path string, set []Property, r
 	if err := checkPatch(path, set, remove); err != nil {
 		return err
 	}
+	if !pgText(path) {
+		return errUnstorable(path)
+	}
 	return s.do(ctx, pgOpTimeout, "change properties of "+path, func(ctx context.Context) error {
 		return s.write(ctx, func(tx *sql.Tx) error {
 			_, err := s.patchProps(ctx, tx, path, set, remove)
@@ -356,6 +389,10 @@ func (s *pgStore) PatchProps(ctx context.Context, path string, set []Property, r
 func (s *pgStore) CopyTree(ctx context.Context, src, dst string) error {
 	if err := checkTreeOp("copy", src, dst); err != nil {
 		return err
+	}
+	if !pgText(src) || !pgText(dst) {
+		// Nothing at or below src can have state; dst must have none.
+		return s.DeleteTree(ctx, dst)
 	}
 	return s.do(ctx, pgTreeTimeout, "copy properties of "+src+" to "+dst, func(ctx context.Context) error {
 		return s.write(ctx, func(tx *sql.Tx) error {
@@ -374,6 +411,11 @@ func (s *pgStore) CopyTree(ctx context.Context, src, dst string) error {
 func (s *pgStore) MoveTree(ctx context.Context, src, dst string) error {
 	if err := checkTreeOp("move", src, dst); err != nil {
 		return err
+	}
+	if !pgText(src) || !pgText(dst) {
+		// The locks of src go (there are none), and so does any state
+		// of dst, which src had none to give.
+		return errors.Join(s.DeleteTree(ctx, src), s.DeleteTree(ctx, dst))
 	}
 	return s.do(ctx, pgTreeTimeout, "move properties of "+src+" to "+dst, func(ctx context.Context) error {
 		return s.write(ctx, func(tx *sql.Tx) error {
@@ -399,6 +441,9 @@ func (s *pgStore) MoveTree(ctx context.Context, src, dst string) error {
 func (s *pgStore) DeleteTree(ctx context.Context, path string) error {
 	if err := checkPath(path); err != nil {
 		return err
+	}
+	if !pgText(path) {
+		return s.check(ctx) // nothing at or below path has state
 	}
 	return s.do(ctx, pgTreeTimeout, "delete the state of "+path, func(ctx context.Context) error {
 		return s.write(ctx, func(tx *sql.Tx) error {
@@ -451,6 +496,9 @@ func (s *pgStore) StatePaths(ctx context.Context, root string, fn func(string) e
 	if err := checkPath(root); err != nil {
 		return err
 	}
+	if !pgText(root) {
+		return s.check(ctx)
+	}
 	var paths []string
 	err := s.do(ctx, pgTreeTimeout, "list the state below "+root, func(ctx context.Context) error {
 		q := s.d.q()
@@ -464,6 +512,25 @@ func (s *pgStore) StatePaths(ctx context.Context, root string, fn func(string) e
 		return err
 	}
 	return walkPaths(paths, nil, fn)
+}
+
+// hasState reports whether anything at or below root has state, in one
+// query that stops at the first row (see HasState).
+func (s *pgStore) hasState(ctx context.Context, root string) (bool, error) {
+	if err := checkPath(root); err != nil {
+		return false, err
+	}
+	if !pgText(root) {
+		return false, s.check(ctx)
+	}
+	var has bool
+	err := s.do(ctx, pgOpTimeout, "look for state below "+root, func(ctx context.Context) error {
+		q := s.d.q()
+		q.sql(`SELECT EXISTS (SELECT 1 FROM props WHERE `, q.atOrBelow("path", root),
+			`) OR EXISTS (SELECT 1 FROM locks WHERE `, q.atOrBelow("root", root), ` AND `, pgLive, `)`)
+		return s.db.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&has)
+	})
+	return has, err
 }
 
 // Close releases both pools. Later calls fail.

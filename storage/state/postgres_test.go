@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"strings"
@@ -362,5 +363,104 @@ func TestPGRestart(t *testing.T) {
 	}
 	if !tryAcquire(t, s, 5*time.Second, pathlock.Claim{Path: "/q"}) {
 		t.Error("path locks do not work after the restart")
+	}
+}
+
+// TestPGUnstorablePaths: paths PostgreSQL's text cannot hold (not UTF-8,
+// or with NUL), which a storage may list though no request can name
+// them, have no state: reads find none (the deep locks of the ancestors
+// that can have state cover them), tree operations on them change
+// nothing, and writes fail with a reason rather than a database error.
+func TestPGUnstorablePaths(t *testing.T) {
+	t.Parallel()
+	s := openPG(t, 1)[0]
+	dir := "/d"
+	if err := s.PatchProps(bg, dir, []Property{{Name: xml.Name{Space: "urn:z", Local: "p"}, XML: []byte(`<p xmlns="urn:z">v</p>`)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.CreateLock(bg, Lock{Root: dir, Deep: true, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/d/a\xffb", "/d/a\x00b", "/d/\xc3\x28/x", "/\xff"} {
+		if props, err := s.Props(bg, p); err != nil || props != nil {
+			t.Errorf("Props(%q) = %v, %v; want none", p, props, err)
+		}
+		ls, err := s.LocksCovering(bg, p)
+		want := 1
+		if p == "/\xff" {
+			want = 0
+		}
+		if err != nil || len(ls) != want || (want == 1 && ls[0].Token != l.Token) {
+			t.Errorf("LocksCovering(%q) = %v, %v; want %d (the deep lock of /d)", p, ls, err, want)
+		}
+		if ls, err := s.LocksBelow(bg, p); err != nil || len(ls) != 0 {
+			t.Errorf("LocksBelow(%q) = %v, %v", p, ls, err)
+		}
+		if err := s.StatePaths(bg, p, func(string) error { return errors.New("called") }); err != nil {
+			t.Errorf("StatePaths(%q) = %v", p, err)
+		}
+		for name, err := range map[string]error{
+			"CopyTree to":   s.CopyTree(bg, "/s", p),
+			"CopyTree from": s.CopyTree(bg, p, "/e"),
+			"MoveTree from": s.MoveTree(bg, p, "/e"),
+			"DeleteTree":    s.DeleteTree(bg, p),
+		} {
+			if err != nil {
+				t.Errorf("%s %q = %v", name, p, err)
+			}
+		}
+		if err := s.PatchProps(bg, p, []Property{{Name: xml.Name{Space: "urn:z", Local: "p"}, XML: []byte(`<p xmlns="urn:z">v</p>`)}}, nil); err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("PatchProps(%q) = %v, want a refusal naming UTF-8", p, err)
+		}
+		if _, err := s.CreateLock(bg, Lock{Root: p, Timeout: time.Minute}); err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("CreateLock(%q) = %v, want a refusal naming UTF-8", p, err)
+		}
+	}
+	// The state of /d is untouched.
+	if props, _ := s.Props(bg, dir); len(props) != 1 {
+		t.Errorf("Props(/d) = %v", props)
+	}
+	if _, err := s.LookupLock(bg, l.Token); err != nil {
+		t.Errorf("the lock of /d: %v", err)
+	}
+}
+
+// TestPGHasState: HasState of the PostgreSQL Store (one query that stops
+// at the first row) and of a view of it answers what a walk of
+// StatePaths answers: properties or a live lock at or below the root,
+// not beside it (a sibling sharing a prefix of the name), not above it.
+func TestPGHasState(t *testing.T) {
+	t.Parallel()
+	s := openPG(t, 1)[0]
+	prop := []Property{{Name: xml.Name{Space: "urn:z", Local: "p"}, XML: []byte(`<p xmlns="urn:z">v</p>`)}}
+	if err := s.PatchProps(bg, "/a/b/c", prop, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateLock(bg, Lock{Root: "/l/m", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	view, err := WithPrefix(s, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(st Store, root string) bool {
+		found := false
+		st.StatePaths(bg, root, func(string) error { found = true; return nil })
+		return found
+	}
+	for _, c := range []struct {
+		st   Store
+		root string
+		want bool
+	}{
+		{s, "/", true}, {s, "/a", true}, {s, "/a/b/c", true}, {s, "/a/b/c/d", false}, {s, "/a/b/cc", false},
+		{s, "/a/bb", false}, {s, "/l", true}, {s, "/l/m", true}, {s, "/l/mm", false}, {s, "/x", false}, {s, "/a\xff", false},
+		{view, "/", true}, {view, "/b", true}, {view, "/b/c", true}, {view, "/c", false},
+	} {
+		got, err := HasState(bg, c.st, c.root)
+		if err != nil || got != c.want || got != walk(c.st, c.root) {
+			t.Errorf("HasState(%s) = %v, %v; want %v (the walk says %v)", c.root, got, err, c.want, walk(c.st, c.root))
+		}
 	}
 }

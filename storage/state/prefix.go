@@ -28,6 +28,7 @@ type prefixed struct {
 // LookupLock, RefreshLock and Unlock know only the locks that touch the
 // view: a token of a lock elsewhere in st is ErrNoSuchLock. Close ends the
 // view but leaves st open: the caller still owns it. prefix "" or "/" returns st itself.
+// The view is a BatchReader when st is one.
 func WithPrefix(st Store, prefix string) (Store, error) {
 	if prefix == "" || prefix == "/" {
 		return st, nil
@@ -35,7 +36,11 @@ func WithPrefix(st Store, prefix string) (Store, error) {
 	if err := checkPath(prefix); err != nil {
 		return nil, fmt.Errorf("state: prefix: %w", err)
 	}
-	return &prefixed{st: st, prefix: prefix}, nil
+	p := &prefixed{st: st, prefix: prefix}
+	if br, ok := st.(BatchReader); ok {
+		return &prefixedBatch{prefixed: p, br: br}, nil
+	}
+	return p, nil
 }
 
 // in maps a path of the view to st.

@@ -1,7 +1,7 @@
-// Package pgtest starts real PostgreSQL servers for tests: the Debian
-// server binaries (/usr/lib/postgresql/N/bin), a cluster initialised once
-// per test binary into a temporary directory and copied for each server,
-// listening on 127.0.0.1 on a free port, with fsync off.
+// Package pgtest starts real PostgreSQL servers for tests (through
+// package pgserver): the Debian server binaries, a cluster initialised
+// once per test binary into a temporary directory and copied for each
+// server, listening on 127.0.0.1 on a free port, with fsync off.
 //
 // Tests get a database of their own on one server shared by the test
 // binary (Database), or a server of their own that they may stop and
@@ -15,42 +15,25 @@ package pgtest
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+	"davd/storage/state/pgserver"
 )
-
-// password is the superuser's, for connections over TCP (which need it:
-// the cluster authenticates them with scram-sha-256).
-const password = "davd-test-pw"
 
 // Server is one running PostgreSQL server.
 type Server struct {
-	dir  string // data directory, owned by the server's user
-	port int
-	log  string
+	s *pgserver.Server
 }
 
 var (
 	setupOnce sync.Once
 	setupErr  error
-	binDir    string
-	baseDir   string // holds the template cluster and every server
-	template  string
-	asUser    *user.User // run the server as this user (nil: as ourselves)
+	inst      *pgserver.Installation
 
 	sharedOnce sync.Once
 	shared     *Server
@@ -70,10 +53,10 @@ func Run(m *testing.M) int {
 		if admin != nil {
 			admin.Close()
 		}
-		shared.stop("fast")
+		shared.s.Stop("fast")
 	}
-	if baseDir != "" {
-		os.RemoveAll(baseDir)
+	if inst != nil {
+		inst.Remove()
 	}
 	return code
 }
@@ -87,128 +70,17 @@ func unavailable(t testing.TB, err error) {
 	t.Skipf("PostgreSQL not available: %v", err)
 }
 
-// setup finds the binaries and initialises the template cluster.
-func setup() error {
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(bins) == 0 {
-		return errors.New("no /usr/lib/postgresql/*/bin/initdb (install the Debian postgresql package)")
-	}
-	sort.Slice(bins, func(i, j int) bool { return version(bins[i]) < version(bins[j]) })
-	binDir = filepath.Dir(bins[len(bins)-1])
-	var err error
-	if baseDir, err = os.MkdirTemp("", "davd-pgtest-"); err != nil {
-		return err
-	}
-	if os.Geteuid() == 0 {
-		// initdb refuses to run as root.
-		if asUser, err = user.Lookup("postgres"); err != nil {
-			return fmt.Errorf("running as root needs the postgres user: %w", err)
-		}
-		if err := chown(baseDir); err != nil {
-			return err
-		}
-	}
-	pw := filepath.Join(baseDir, "pwfile")
-	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
-		return err
-	}
-	if err := chown(pw); err != nil {
-		return err
-	}
-	template = filepath.Join(baseDir, "template")
-	out, err := command(filepath.Join(binDir, "initdb"), "-D", template, "--username=postgres", "--pwfile="+pw,
-		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("initdb: %v: %s", err, out)
-	}
-	return nil
-}
-
-// version returns the major version in a path /usr/lib/postgresql/N/bin/x.
-func version(p string) int {
-	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(p))))
-	return n
-}
-
-// chown gives p to the server's user when there is one.
-func chown(p string) error {
-	if asUser == nil {
-		return nil
-	}
-	uid, _ := strconv.Atoi(asUser.Uid)
-	gid, _ := strconv.Atoi(asUser.Gid)
-	return os.Chown(p, uid, gid)
-}
-
-// command returns a command run as the server's user.
-func command(name string, args ...string) *exec.Cmd {
-	if asUser != nil {
-		return exec.Command("runuser", append([]string{"-u", asUser.Username, "--", name}, args...)...)
-	}
-	return exec.Command(name, args...)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// newServer copies the template cluster and starts a server on it.
+// newServer starts a server, setting up the installation on first use.
 func newServer() (*Server, error) {
-	setupOnce.Do(func() { setupErr = setup() })
+	setupOnce.Do(func() { inst, setupErr = pgserver.Setup("") })
 	if setupErr != nil {
 		return nil, setupErr
 	}
-	dir := filepath.Join(baseDir, fmt.Sprintf("s%d", counter.Add(1)))
-	if out, err := exec.Command("cp", "-a", template, dir).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("copy the cluster: %v: %s", err, out)
-	}
-	s := &Server{dir: dir, log: dir + ".log"}
-	f, err := os.Create(s.log)
+	s, err := inst.NewServer()
 	if err != nil {
 		return nil, err
 	}
-	f.Close()
-	if err := chown(s.log); err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for range 3 { // the port may be taken between freePort and the start
-		if s.port, err = freePort(); err != nil {
-			return nil, err
-		}
-		if lastErr = s.start(); lastErr == nil {
-			return s, nil
-		}
-	}
-	return nil, lastErr
-}
-
-// start starts the server on its port and waits until it accepts
-// connections.
-func (s *Server) start() error {
-	opts := fmt.Sprintf("-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300",
-		s.dir, s.port)
-	out, err := command(filepath.Join(binDir, "pg_ctl"), "-D", s.dir, "-l", s.log, "-w", "-t", "30", "-o", opts, "start").CombinedOutput()
-	if err != nil {
-		logText, _ := os.ReadFile(s.log)
-		return fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, logText)
-	}
-	return nil
-}
-
-// stop stops the server in mode ("fast" or "immediate").
-func (s *Server) stop(mode string) error {
-	out, err := command(filepath.Join(binDir, "pg_ctl"), "-D", s.dir, "-w", "-t", "30", "-m", mode, "stop").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pg_ctl stop: %v: %s", err, out)
-	}
-	return nil
+	return &Server{s: s}, nil
 }
 
 // New starts a server of the test's own, stopped when the test ends.
@@ -219,9 +91,8 @@ func New(t testing.TB) *Server {
 		unavailable(t, err)
 	}
 	t.Cleanup(func() {
-		s.stop("immediate")
-		os.RemoveAll(s.dir)
-		os.Remove(s.log)
+		s.s.Stop("immediate")
+		s.s.Remove()
 	})
 	return s
 }
@@ -230,7 +101,7 @@ func New(t testing.TB) *Server {
 // starts it again on the same port.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
-	if err := s.stop("immediate"); err != nil {
+	if err := s.s.Stop("immediate"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -238,29 +109,25 @@ func (s *Server) Stop(t testing.TB) {
 // Start starts a stopped server again on its port.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
-	if err := s.start(); err != nil {
+	if err := s.s.Start(); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // Port is the server's TCP port on 127.0.0.1.
-func (s *Server) Port() int { return s.port }
+func (s *Server) Port() int { return s.s.Port() }
 
 // URL returns the URL of database db on the server, with the superuser's
 // password.
-func (s *Server) URL(db string) string {
-	return s.URLAs("postgres", password, db)
-}
+func (s *Server) URL(db string) string { return s.s.URL(db) }
 
 // URLAs returns the URL of database db for user with password.
-func (s *Server) URLAs(user, password, db string) string {
-	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", user, password, s.port, db)
-}
+func (s *Server) URLAs(user, password, db string) string { return s.s.URLAs(user, password, db) }
 
 // Database creates a new, empty database on s and returns its URL.
 func (s *Server) Database(t testing.TB) string {
 	t.Helper()
-	db, err := sql.Open("pgx", s.URL("postgres"))
+	db, err := s.s.Admin()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,12 +138,11 @@ func (s *Server) Database(t testing.TB) string {
 func createDatabase(t testing.TB, s *Server, db *sql.DB) string {
 	t.Helper()
 	name := fmt.Sprintf("t%d_%s", counter.Add(1), sanitize(t.Name()))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
-		t.Fatalf("CREATE DATABASE %s: %v", name, err)
+	u, err := s.s.CreateDatabase(context.Background(), db, name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return s.URL(name)
+	return u
 }
 
 // sanitize keeps a database name short and plain.
@@ -301,8 +167,10 @@ func Database(t testing.TB) string {
 	sharedOnce.Do(func() {
 		shared, sharedErr = newServer()
 		if sharedErr == nil {
-			admin, sharedErr = sql.Open("pgx", shared.URL("postgres"))
-			admin.SetMaxOpenConns(4)
+			admin, sharedErr = shared.s.Admin()
+			if sharedErr == nil {
+				admin.SetMaxOpenConns(4)
+			}
 		}
 	})
 	if sharedErr != nil {
