@@ -87,7 +87,8 @@ func TestBadFlagsFailBeforeListening(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--storage", "s3://bucket"}, `unknown scheme "s3"`},
+		{[]string{"--storage", "ftp://host/dir"}, `unknown scheme "ftp"`},
+		{[]string{"--storage", "s3://bucket?endpoint=127.0.0.1:9"}, "not an http:// or https:// URL"},
 		{[]string{"--storage", "mem://?latency=soon"}, "latency"},
 		{[]string{"--processing", "sometimes"}, "--processing"},
 		{[]string{"--processing-after", "-1s"}, "must not be negative"},

@@ -4,6 +4,7 @@ package main
 // killed with SIGKILL mid-session, and the database restarted under load.
 
 import (
+	"davd/storage"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -12,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -306,8 +306,7 @@ func TestMultiCrashMidOperation(t *testing.T) {
 				}
 				if !waitFor(10*time.Second, func() bool { return len(leftovers()) == 0 }) {
 					for _, p := range leftovers() {
-						var st syscall.Stat_t
-						if syscall.Lstat(p, &st) == nil && time.Unix(st.Ctim.Sec, st.Ctim.Nsec).Before(restartAt) {
+						if fi, err := os.Lstat(p); err == nil && storage.ChangeTime(fi).Before(restartAt) {
 							t.Logf("trial %d: the sweep has not yet removed %s, left by the crash", trial, p)
 							os.RemoveAll(p)
 						}
