@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"davd/storage"
@@ -68,6 +69,10 @@ func newLister(ctx context.Context, h *Handler, dir string, fi os.FileInfo, deep
 	l.firstVisit(fi)
 	l.wake = sync.NewCond(&l.mu)
 	var wg sync.WaitGroup
+	if deep && h.fs.ListsFlat() {
+		wg.Go(func() { l.walkFlat(dir) })
+		workers = 0
+	}
 	for range workers {
 		wg.Go(l.work)
 	}
@@ -132,6 +137,82 @@ func (l *lister) work() {
 		l.mu.Unlock()
 		l.wake.Broadcast()
 	}
+}
+
+// flatBatch is how many bytes of responses walkFlat gathers before it
+// sends them: a flat listing yields the members of many small
+// collections, each of which would otherwise be a batch of its own.
+const flatBatch = 32 << 10
+
+// walkFlat lists the tree below dir in one flat listing, on storage that
+// lists whole trees at once (an object store: one request per page of
+// keys instead of one per collection), and sends the responses as work
+// does. It leaves out what work leaves out: unlistable names, and what is
+// below them or below a collection the user may not read. The order is
+// the listing's (depth first, in key order); RFC 4918 leaves it free.
+func (l *lister) walkFlat(dir string) {
+	pruned := "" // a collection left out, with what is below it
+	body := bodies.Get().(*[]byte)
+	*body = (*body)[:0]
+	send := func() error {
+		if len(*body) == 0 {
+			return nil
+		}
+		select {
+		case l.batches <- body:
+		case <-l.ctx.Done():
+			return l.ctx.Err()
+		}
+		body = bodies.Get().(*[]byte)
+		*body = (*body)[:0]
+		return nil
+	}
+	var formatErr error
+	err := l.h.fs.ListTree(l.ctx, dir, func(d string, infos []os.FileInfo) error {
+		// The listing is depth first: once outside the pruned
+		// collection, nothing below it comes again.
+		if pruned != "" && (d == pruned || strings.HasPrefix(d, pruned+"/")) {
+			return nil
+		}
+		pruned = ""
+		kept := infos[:0:0]
+		for _, fi := range infos {
+			if !listable(fi.Name()) {
+				if fi.IsDir() {
+					pruned = childPath(d, fi.Name())
+				}
+				continue
+			}
+			if fi.IsDir() && !l.h.readable(childPath(d, fi.Name())) {
+				pruned = childPath(d, fi.Name()) // format leaves it out too
+			}
+			kept = append(kept, fi)
+		}
+		if len(kept) == 0 {
+			return nil
+		}
+		var err error
+		*body, err = l.format(l.ctx, *body, d, kept)
+		if formatErr == nil {
+			formatErr = err
+		}
+		if len(*body) < flatBatch {
+			return nil
+		}
+		return send()
+	})
+	if err == nil {
+		err = send()
+	}
+	if len(*body) == 0 {
+		bodies.Put(body)
+	}
+	if err == nil {
+		err = formatErr
+	}
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
 }
 
 // unlistable is the members a listing leaves out (see listable).

@@ -235,3 +235,25 @@ func (s *Server) RefusingCopies(t testing.TB, poison string) string {
 func (s *Server) URLVia(endpoint, prefix string, extra ...string) string {
 	return strings.Replace(s.URL(prefix, extra...), "endpoint="+s.Endpoint(), "endpoint="+endpoint, 1)
 }
+
+// Watching is an endpoint in front of the server that calls seen with
+// each request before forwarding it: tests count the requests davd makes.
+// seen may be called from several goroutines at once.
+func (s *Server) Watching(t testing.TB, seen func(*http.Request)) string {
+	t.Helper()
+	target, _ := url.Parse(s.Endpoint())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen(r)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// IsList reports whether r, seen by Watching, lists the bucket's objects
+// (ListObjects or ListObjectsV2, path-style).
+func IsList(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 &&
+		r.URL.Path != "/" && (r.URL.Query().Has("list-type") || r.URL.Query().Has("prefix") || r.URL.Query().Has("delimiter"))
+}
