@@ -161,22 +161,7 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 		defer end()
 	}
 	if exists {
-		// RFC 4918 §9.8.4: an overwritten destination is deleted first.
-		var failures []memberFailure
-		removed, err := h.newRemovedState(ctx, dst)
-		if err != nil {
-			return err
-		}
-		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, removed)); err != nil {
-			return storageError(dst, err)
-		}
-		if len(failures) > 0 {
-			removed.flush()
-			h.logStopped(ctx, r)
-			return h.writeFailures(w, failures, 0)
-		}
-		removed.complete()
-		if err := h.state.DeleteTree(stateCtx, dst); err != nil {
+		if answered, err := h.clearDestination(ctx, w, r, dst); answered || err != nil {
 			return err
 		}
 	}
@@ -215,6 +200,29 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	}
 	h.logStopped(ctx, r)
 	return h.writeFailures(w, failures, createdOrReplaced(exists))
+}
+
+// clearDestination removes an existing destination, with its state,
+// before a COPY or a MOVE by copies puts the source there (RFC 4918
+// §9.8.4). answered is true when members could not be removed: the 207
+// naming them has been written and the request is over.
+func (h *Handler) clearDestination(ctx context.Context, w http.ResponseWriter, r *http.Request, dst string) (answered bool, err error) {
+	var failures []memberFailure
+	removed, err := h.newRemovedState(ctx, dst)
+	if err != nil {
+		return false, err
+	}
+	if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, removed)); err != nil {
+		return false, storageError(dst, err)
+	}
+	if len(failures) > 0 {
+		removed.flush()
+		h.logStopped(ctx, r)
+		return true, h.writeFailures(w, failures, 0)
+	}
+	removed.complete()
+	// The state follows the tree even when the request was stopped.
+	return false, h.state.DeleteTree(context.WithoutCancel(ctx), dst)
 }
 
 // hasState reports whether src, or dst when it exists, has dead properties

@@ -36,20 +36,7 @@ func (h *Handler) moveByCopy(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	var failures []memberFailure
 	if exists {
-		removed, err := h.newRemovedState(ctx, dst)
-		if err != nil {
-			return err
-		}
-		if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, removed)); err != nil {
-			return storageError(dst, err)
-		}
-		if len(failures) > 0 {
-			removed.flush()
-			h.logStopped(ctx, r)
-			return h.writeFailures(w, failures, 0)
-		}
-		removed.complete()
-		if err := h.state.DeleteTree(stateCtx, dst); err != nil {
+		if answered, err := h.clearDestination(ctx, w, r, dst); answered || err != nil {
 			return err
 		}
 	}
