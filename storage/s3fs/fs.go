@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/afero"
@@ -239,6 +241,7 @@ func (f *Fs) create(name string, excl bool) (*writeFile, error) {
 		// The type comes from the name when served; no sniffing.
 		ContentType: "application/octet-stream",
 		IfNotExist:  excl,
+		BeforeWrite: f.boundUpload,
 	})
 	if err != nil {
 		cancel()
@@ -250,6 +253,32 @@ func (f *Fs) create(name string, excl bool) (*writeFile, error) {
 // uploadPart is the size of the parts of a multipart upload: S3's
 // minimum, which keeps the memory of an upload small.
 const uploadPart = 5 << 20
+
+// boundUpload replaces the transfer manager the blob writer made with one
+// whose multipart threshold is one part. The transfer manager reads the
+// start of a body with io.ReadAll up to that threshold before deciding
+// between one PutObject and a multipart upload, and keeps what it read
+// until the first parts are sent: with its default of 16 MiB that is a
+// 16 MiB slice grown by doubling (about 32 MiB allocated) on top of its
+// pool of Concurrency+1 parts, which put a 256 MiB PUT at 80 MiB of peak
+// RSS. With the threshold at uploadPart, an upload holds at most about
+// four parts (20 MiB) whatever its size, and bodies under one part still
+// go in a single PutObject.
+func (f *Fs) boundUpload(as func(any) bool) error {
+	var tm *transfermanager.Client
+	if !as(&tm) || tm == nil {
+		return nil // another driver: nothing to bound
+	}
+	*tm = *transfermanager.New(f.client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = uploadPart
+		o.MultipartUploadThreshold = uploadPart
+		o.Concurrency = 2
+		// As the bucket's own setting: no checksums third-party
+		// stores reject (see Open).
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	})
+	return nil
+}
 
 // Remove removes a file, or an empty collection.
 func (f *Fs) Remove(name string) error {
