@@ -273,6 +273,10 @@ func (f *Fs) boundUpload(as func(any) bool) error {
 		o.PartSizeBytes = uploadPart
 		o.MultipartUploadThreshold = uploadPart
 		o.Concurrency = 2
+		// An abandoned upload is aborted by cancelling its context: the
+		// AbortMultipartUpload needs a fresh one, or the parts already
+		// sent stay in the bucket (unseen, but stored and billed).
+		o.FailTimeout = probeTimeout
 		// As the bucket's own setting: no checksums third-party
 		// stores reject (see Open).
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
