@@ -27,7 +27,11 @@ func TestProbe(t *testing.T) {
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("the second probe waited %v", d)
 	}
-	time.Sleep(400 * time.Millisecond) // the first probe's Stat returns
+	// The first probe's Stat returns after the 300 ms latency (later on
+	// a loaded machine).
+	for deadline := time.Now().Add(10 * time.Second); b.probing.Load() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := b.Probe(ctx, 2*time.Second); err != nil {
 		t.Errorf("storage answering: %v", err)
 	}
