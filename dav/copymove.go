@@ -298,9 +298,11 @@ func (h *Handler) move(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
-	involved, err := h.hasState(ctx, src, dst, exists)
-	if err != nil {
-		return err
+	involved := srcHas
+	if !involved && exists {
+		if involved, err = state.HasState(ctx, h.state, dst); err != nil {
+			return err
+		}
 	}
 	if involved || exists {
 		// See recover.go: after a crash, the marks tell whether the

@@ -134,46 +134,7 @@ func TestMultiInstanceCadaver(t *testing.T) {
 	t.Parallel()
 	bin := requireTool(t, "cadaver")
 	c := startCluster(t, 2, "")
-	work := t.TempDir()
-	os.WriteFile(filepath.Join(work, "local.txt"), []byte("hello cadaver\n"), 0o644)
-	script := strings.Join([]string{
-		"mkcol dir1",
-		"put local.txt dir1/a.txt",
-		"copy dir1/a.txt dir1/b.txt",
-		"move dir1/b.txt dir1/c.txt",
-		"propset dir1/c.txt color blue",
-		"propget dir1/c.txt color",
-		"lock dir1/c.txt",
-		"put local.txt dir1/c.txt",
-		"unlock dir1/c.txt",
-		"get dir1/c.txt fetched.txt",
-		"delete dir1/a.txt",
-		"ls dir1",
-		"quit",
-	}, "\n") + "\n"
-	cmd := exec.Command(bin, c.front+"/")
-	cmd.Dir = work
-	cmd.Stdin = strings.NewReader(script)
-	cmd.Env = append(os.Environ(), "HOME="+work)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("cadaver: %v\n%s", err, out)
-	}
-	text := string(out)
-	if n := strings.Count(text, "succeeded"); n < 11 {
-		t.Errorf("only %d cadaver commands succeeded:\n%s", n, text)
-	}
-	for _, want := range []string{"Value of color is: blue", "c.txt"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("cadaver output lacks %q:\n%s", want, text)
-		}
-	}
-	if strings.Contains(text, "failed") {
-		t.Errorf("a cadaver command failed:\n%s", text)
-	}
-	if b, _ := os.ReadFile(filepath.Join(work, "fetched.txt")); string(b) != "hello cadaver\n" {
-		t.Errorf("fetched %q", b)
-	}
+	cadaverSession(t, bin, c.front, true)
 	if _, err := os.Stat(filepath.Join(c.dir, "dir1", "a.txt")); !os.IsNotExist(err) {
 		t.Errorf("deleted file still on disk: %v", err)
 	}
