@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +20,6 @@ import (
 // The race tests of dav/race_test.go against a bucket, where no rename
 // exists (a MOVE is a copy and a delete of each member): racing requests
 // are released together and the outcome is read behind davd's back.
-
-const s3ExclusiveLock = `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>race</D:owner></D:lockinfo>`
 
 // raceDo sends one request and returns its status and body; 0 when it
 // could not be sent. Safe in any goroutine (it never fails the test).
@@ -42,21 +39,6 @@ func raceDo(method, url, body string, hdr ...string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-// released runs each function in its own goroutine, released at once,
-// and waits for all of them.
-func released(fns ...func()) {
-	var start, done sync.WaitGroup
-	start.Add(1)
-	for _, fn := range fns {
-		done.Go(func() {
-			start.Wait()
-			fn()
-		})
-	}
-	start.Done()
-	done.Wait()
 }
 
 // s3Get reads an object behind davd's back; ok is false when it is
@@ -92,9 +74,9 @@ func TestS3RaceLockNullPut(t *testing.T) {
 		body := fmt.Sprintf("content %d", i)
 		var put, lock int
 		var putBody, lockBody string
-		released(
+		allAtOnce(
 			func() { put, putBody = raceDo("PUT", base+"/"+name, body) },
-			func() { lock, lockBody = raceDo("LOCK", base+"/"+name, s3ExclusiveLock) },
+			func() { lock, lockBody = raceDo("LOCK", base+"/"+name, raceLockXML) },
 		)
 		if put/100 != 2 && put != http.StatusLocked {
 			t.Fatalf("round %d: PUT = %d %s", i, put, putBody)
@@ -132,9 +114,9 @@ func TestS3RaceLockDelete(t *testing.T) {
 		}
 		var lock int
 		var lockBody string
-		released(
+		allAtOnce(
 			func() { raceDo("DELETE", base+name, "") },
-			func() { lock, lockBody = raceDo("LOCK", base+name, s3ExclusiveLock) },
+			func() { lock, lockBody = raceDo("LOCK", base+name, raceLockXML) },
 		)
 		if lock/100 != 2 {
 			t.Fatalf("round %d: LOCK = %d %s", i, lock, lockBody)
@@ -173,7 +155,7 @@ func TestS3SlowPutUnderNewLock(t *testing.T) {
 	}()
 	pw.Write([]byte("half of the new "))
 	time.Sleep(100 * time.Millisecond) // the PUT is past its first checks
-	if st, b := raceDo("LOCK", base+"/f", s3ExclusiveLock); st != http.StatusOK {
+	if st, b := raceDo("LOCK", base+"/f", raceLockXML); st != http.StatusOK {
 		t.Fatalf("LOCK = %d %s", st, b)
 	}
 	pw.Write([]byte("content"))
@@ -212,7 +194,7 @@ func TestS3RaceMovesOntoOneDestination(t *testing.T) {
 				status[j], _ = raceDo("MOVE", base+"/"+src, "", "Destination", base+"/"+d+"/dst")
 			})
 		}
-		released(fns...)
+		allAtOnce(fns...)
 		t.Logf("round %d: MOVEs %v", i, status)
 		winner := ""
 		for _, m := range members {
