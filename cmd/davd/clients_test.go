@@ -86,6 +86,22 @@ func cadaverSession(t *testing.T, bin, url string, putUnderLock bool, extra ...s
 	}
 }
 
+// rcloneAt returns a function running rclone with the WebDAV remote
+// ":webdav:" at url and no configuration, failing the test when rclone
+// fails (or, when strict, reports an ERROR it did not fail for).
+func rcloneAt(t *testing.T, bin, url string, strict bool) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--webdav-url", url+"/", "--retries", "1", "--low-level-retries", "1")...)
+		cmd.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil || strict && strings.Contains(string(out), "ERROR") {
+			t.Fatalf("rclone %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+}
+
 // TestRclone round-trips a tree with the Debian rclone (built with Go
 // 1.19, which also exercises the 102 cap on its client).
 func TestRclone(t *testing.T) {
@@ -98,16 +114,7 @@ func TestRclone(t *testing.T) {
 	for name, content := range files {
 		os.WriteFile(filepath.Join(src, name), []byte(content), 0o644)
 	}
-	rclone := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "--webdav-url", base+"/", "--retries", "1", "--low-level-retries", "1")...)
-		cmd.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("rclone %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	rclone := rcloneAt(t, bin, base, false)
 	rclone("copy", src, ":webdav:up")
 	var listed []struct {
 		Path  string

@@ -157,16 +157,7 @@ func TestMultiInstanceRclone(t *testing.T) {
 	for name, content := range files {
 		os.WriteFile(filepath.Join(src, name), []byte(content), 0o644)
 	}
-	rclone := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "--webdav-url", c.front+"/", "--retries", "1", "--low-level-retries", "1")...)
-		cmd.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("rclone %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	rclone := rcloneAt(t, bin, c.front, false)
 	rclone("copy", src, ":webdav:up")
 	if out := rclone("check", src, ":webdav:up"); !strings.Contains(out, "0 differences found") {
 		t.Errorf("rclone check after copy:\n%s", out)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,16 +77,7 @@ func TestRcloneOddNames(t *testing.T) {
 		}
 	}
 	base := startDavd(t, served)
-	rclone := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "--webdav-url", base+"/", "--retries", "1", "--low-level-retries", "1")...)
-		cmd.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null")
-		out, err := cmd.CombinedOutput()
-		if err != nil || strings.Contains(string(out), "ERROR") {
-			t.Fatalf("rclone %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	rclone := rcloneAt(t, bin, base, true)
 
 	down := t.TempDir()
 	rclone("copy", ":webdav:", down)
