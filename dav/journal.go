@@ -63,6 +63,11 @@ type Journal struct {
 	// monitors: older ones, and the oldest beyond Keep, are pruned.
 	KeepFor time.Duration
 	Keep    int
+	// Off journals nothing: operations run as they did before the
+	// journal, and a crash leaves them half done. It exists to measure
+	// the journal's cost (make bench); Resume still resumes what a
+	// journaling run left.
+	Off bool
 
 	background sync.WaitGroup
 }

@@ -90,7 +90,7 @@ func (j *treeJob) record(user string, async, movesByCopy bool) state.Operation {
 // first; with Prefer: respond-async it then runs in the background and
 // the request is answered 202 at once (async.go).
 func (h *Handler) runJob(w http.ResponseWriter, r *http.Request, job *treeJob, release func()) error {
-	journaled := job.journaled(h.fs.MovesByCopy())
+	journaled := !h.journal.Off && job.journaled(h.fs.MovesByCopy())
 	async := journaled && prefersAsync(r)
 	ctx, cancel, done := h.operationContext(r, async)
 	job.progress, job.cancel = processing.FromContext(ctx), cancel

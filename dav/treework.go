@@ -210,15 +210,18 @@ func (h *Handler) moveWork(ctx context.Context, job *treeJob) treeResult {
 		phase = phaseClear
 	}
 	job.progress.SetTotal(0, 0)
-	if job.entry == nil {
+	switch {
+	case job.entry == nil && !h.journal.Off:
 		job.phase = phase
 		e, err := h.startEntry(ctx, job.record(UserFrom(ctx), false, true), job.progress, job.cancel)
 		if err != nil {
 			return failed(err)
 		}
 		job.entry = e
-	} else if err := job.setPhase(ctx, phase); err != nil {
-		return failed(err)
+	default:
+		if err := job.setPhase(ctx, phase); err != nil {
+			return failed(err)
+		}
 	}
 	return h.moveByCopy(ctx, job)
 }
