@@ -329,6 +329,8 @@ type keepError struct{ err error }
 
 func (e *keepError) Error() string { return e.err.Error() }
 
+func (e *keepError) Unwrap() error { return e.err }
+
 // pgText reports whether PostgreSQL's text can hold p: it is valid UTF-8
 // without NUL. davd refuses request URLs that are not, but the storage
 // may hold such names (made behind davd's back, on a shared file
