@@ -49,9 +49,9 @@ var ErrNotOwner = errors.New("state: operation is not owned by this instance")
 
 // Operation is one journaled COPY, MOVE or DELETE. Src and Dst are paths
 // in the store's namespace, like every other path (a WithPrefix view maps
-// them, and shows only the operations whose Src and Dst are inside it);
-// Current, Phase and the paths of Failures are the caller's, kept as
-// given, and a view does not map them.
+// them, and shows only the operations whose Src and Dst are inside it,
+// with Current and the paths of Failures mapped too where they are inside
+// it); Phase is the caller's, kept as given.
 type Operation struct {
 	// ID is chosen by the caller: unguessable (a random UUID), since an
 	// asynchronous request's monitor URL names it.

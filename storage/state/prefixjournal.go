@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -22,6 +23,17 @@ func (s *prefixed) opIn(op Operation) (Operation, error) {
 			return Operation{}, fmt.Errorf("state: operation %s: %w", op.ID, err)
 		}
 	}
+	// Current and the failures' paths are only shown: one that does not
+	// map is kept as it is.
+	if p, err := s.in(op.Current); err == nil && op.Current != "" {
+		op.Current = p
+	}
+	op.Failures = slices.Clone(op.Failures)
+	for i, f := range op.Failures {
+		if p, err := s.in(f.Path); err == nil {
+			op.Failures[i].Path = p
+		}
+	}
 	return op, nil
 }
 
@@ -36,6 +48,15 @@ func (s *prefixed) opOut(op Operation) Operation {
 	op.Src = s.unprefix(op.Src)
 	if op.Dst != "" {
 		op.Dst = s.unprefix(op.Dst)
+	}
+	if op.Current != "" && atOrBelow(op.Current, s.prefix) {
+		op.Current = s.unprefix(op.Current)
+	}
+	op.Failures = slices.Clone(op.Failures)
+	for i, f := range op.Failures {
+		if atOrBelow(f.Path, s.prefix) {
+			op.Failures[i].Path = s.unprefix(f.Path)
+		}
 	}
 	return op
 }
@@ -65,7 +86,8 @@ func (s *prefixed) StartOperation(ctx context.Context, op Operation) (Operation,
 // op.Instance owns the operation, and runs at every save of every long
 // operation.
 func (s *prefixed) SaveOperation(ctx context.Context, op Operation) (bool, error) {
-	if _, err := s.in("/"); err != nil {
+	op, err := s.opIn(op)
+	if err != nil {
 		return false, err
 	}
 	return s.st.SaveOperation(ctx, op)
@@ -74,6 +96,10 @@ func (s *prefixed) SaveOperation(ctx context.Context, op Operation) (bool, error
 // FinishOperation records the end of an operation inside the view.
 func (s *prefixed) FinishOperation(ctx context.Context, op Operation) error {
 	if err := s.visibleOp(ctx, op.ID); err != nil {
+		return err
+	}
+	op, err := s.opIn(op)
+	if err != nil {
 		return err
 	}
 	return s.st.FinishOperation(ctx, op)
