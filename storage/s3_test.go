@@ -229,3 +229,36 @@ func TestS3Probe(t *testing.T) {
 		t.Errorf("probe once the store is back: %v", err)
 	}
 }
+
+// TestS3Resume: ResumeCopy and ResumeMove of FileSystem reach the
+// backend's resumable operations: an object present at its source's size
+// is kept, WithCopied hears only of the bytes copied, and the move leaves
+// nothing at the source.
+func TestS3Resume(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	for key, content := range map[string]string{"s/": "", "s/a": "aaaa", "s/b": "bb", "d/": "", "d/a": "AAAA"} {
+		s3Put(t, s, key, content)
+	}
+	fs := s3Backend(t, s, "").FileSystem()
+	var mu sync.Mutex
+	var copied int64
+	ctx := WithCopied(context.Background(), func(n int64) { mu.Lock(); copied += n; mu.Unlock() })
+	v := newVisits()
+	if err := fs.ResumeCopy(ctx, "/s", "/d", v.visit); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.failed) != 0 || !v.ok["a"] || !v.ok["b"] || copied != 2 {
+		t.Errorf("copy: ok %v, failed %v, %d bytes copied (want 2)", v.ok, v.failed, copied)
+	}
+	v = newVisits()
+	if err := fs.ResumeMove(ctx, "/s", "/m", v.visit); err != nil {
+		t.Fatal(err)
+	}
+	if keys := strings.Join(s3Keys(t, s, ""), " "); keys != "d/ d/a d/b m/ m/a m/b" {
+		t.Errorf("keys: %s", keys)
+	}
+	if err := fs.ResumeMove(ctx, "/m", "/m/in", v.visit); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("a move into itself: %v", err)
+	}
+}
