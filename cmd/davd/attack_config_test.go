@@ -44,25 +44,6 @@ func checkRefused(t *testing.T, tests []refusedConfig) {
 	}
 }
 
-// TestAdminExposureRefused: the admin listener has no authentication, so
-// a non-loopback --admin-addr needs --allow-remote-admin. The ports are
-// invalid, so that a server that skipped the check fails in Listen with
-// another message.
-func TestAdminExposureRefused(t *testing.T) {
-	t.Parallel()
-	checkRefused(t, []refusedConfig{
-		{"all interfaces", []string{"--storage", "mem://", "--admin-addr", ":99999"}, "--allow-remote-admin"},
-		{"0.0.0.0", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999"}, "--allow-remote-admin"},
-		{"[::]", []string{"--storage", "mem://", "--admin-addr", "[::]:99999"}, "--allow-remote-admin"},
-		{"a LAN address", []string{"--storage", "mem://", "--admin-addr", "192.0.2.1:99999"}, "--allow-remote-admin"},
-		{"anonymous allowed", []string{"--storage", "mem://", "--allow-anonymous", "--admin-addr", "0.0.0.0:99999"}, "--allow-remote-admin"},
-		// Allowed: the check passes and Listen fails on the port.
-		{"allowed remote", []string{"--storage", "mem://", "--allow-remote-admin", "--admin-addr", "0.0.0.0:99999"}, "--admin-addr: listen"},
-		{"loopback", []string{"--storage", "mem://", "--admin-addr", "127.0.0.1:99999"}, "--admin-addr: listen"},
-		{"localhost", []string{"--storage", "mem://", "--admin-addr", "localhost:99999"}, "--admin-addr: listen"},
-	})
-}
-
 // hostRequest sends one request to addr naming host in its Host header,
 // with hdr lines added, and returns the status.
 func hostRequest(t *testing.T, addr, host, method, target string, hdr ...string) int {
