@@ -66,6 +66,11 @@ type Config struct {
 	// WebDAV clients and curl get, instead of the file manager (dav/ui),
 	// and leaves the reserved path of its assets unserved.
 	NoUI bool
+	// Journal is shared by the handlers of one server: it names this
+	// instance in the records of journaled operations and tracks those
+	// running in the background (journal.go). nil gives the Handler a
+	// private one.
+	Journal *Journal
 }
 
 // Handler serves WebDAV over a storage backend.
@@ -86,6 +91,7 @@ type Handler struct {
 	propfinds    propfindCache
 	inlineActive bool   // serve active types inline (Config.InlineActiveContent)
 	ui           *ui.UI // nil: no file manager (Config.NoUI)
+	journal      *Journal
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks
@@ -117,6 +123,10 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 	if lifetime == nil {
 		lifetime = context.Background()
 	}
+	journal := cfg.Journal
+	if journal == nil {
+		journal = NewJournal()
+	}
 	var fm *ui.UI
 	if !cfg.NoUI {
 		fm = ui.New(ui.Config{Prefix: prefix, Operations: ops, ReadOnly: cfg.ReadOnly})
@@ -137,6 +147,7 @@ func NewHandler(fs *storage.FileSystem, st state.Store, cfg Config) (*Handler, e
 		limits:       cfg.Limits,
 		proxies:      cfg.TrustedProxies,
 		inlineActive: cfg.InlineActiveContent,
+		journal:      journal,
 	}, nil
 }
 
@@ -213,6 +224,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		// Answered for every path, even outside the prefix: Windows probes
 		// the server root before it maps a drive under a prefix.
 		h.serveOptions(w, r)
+		return
+	}
+	// An asynchronous operation's monitor (async.go), and the file
+	// manager's reserved path, before any storage lookup: they are below
+	// the reserved name .davd, so they never name a stored resource.
+	if id, ok := h.monitorPath(r.URL.Path); ok {
+		if err := h.serveMonitor(w, r, id); err != nil {
+			h.refuse(w, r, err)
+		}
 		return
 	}
 	// The file manager's reserved path, before any storage lookup: it is

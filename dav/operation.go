@@ -66,18 +66,25 @@ var errCancelled = errors.New("cancelled by its user")
 // the handler's Lifetime ends (the shutdown timeout has passed), because
 // then the process is about to exit and stopping between members is the
 // only way to leave a consistent tree, and when the user who started it
-// cancels it through the registry (processing.Registry.Cancel). The
-// returned function releases it.
-func (h *Handler) operationContext(r *http.Request) (context.Context, context.CancelFunc) {
-	ctx := r.Context()
-	if h.onDisconnect == FinishOnDisconnect {
+// cancels it through the registry (processing.Registry.Cancel). An
+// asynchronous operation (async) outlives its request whatever
+// OnDisconnect says, and reports to a Progress of its own, which its
+// journal record publishes. cancel stops the operation with a cause;
+// done releases the context.
+func (h *Handler) operationContext(r *http.Request, async bool) (ctx context.Context, cancel context.CancelCauseFunc, done func()) {
+	ctx = r.Context()
+	progress := processing.FromContext(ctx)
+	if async {
+		progress = new(processing.Progress)
+		ctx = processing.WithProgress(ctx, progress)
+	}
+	if async || h.onDisconnect == FinishOnDisconnect {
 		ctx = context.WithoutCancel(ctx)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel = context.WithCancelCause(ctx)
 	stop := context.AfterFunc(h.lifetime, func() { cancel(errShuttingDown) })
-	progress := processing.FromContext(r.Context())
 	progress.SetCancel(func() { cancel(errCancelled) })
-	return ctx, func() { progress.SetCancel(nil); stop(); cancel(nil) }
+	return ctx, cancel, func() { progress.SetCancel(nil); stop(); cancel(nil) }
 }
 
 // stopped reports whether err means the operation was stopped (client gone

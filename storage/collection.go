@@ -29,6 +29,9 @@ type collection interface {
 	renameNoReplace(oldName, newName string) error
 	// stat follows a symbolic link, which must stay inside the storage.
 	stat(name string) (os.FileInfo, error)
+	// lstat describes a symbolic link as itself, where the backend has
+	// links.
+	lstat(name string) (os.FileInfo, error)
 	// sub opens the member collection name.
 	sub(name string) (collection, error)
 	close() error
@@ -93,6 +96,14 @@ func (c *rootCollection) stat(name string) (os.FileInfo, error) {
 	return fi, nil
 }
 
+func (c *rootCollection) lstat(name string) (os.FileInfo, error) {
+	fi, err := c.r.Lstat(name)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return fi, nil
+}
+
 func (c *rootCollection) sub(name string) (collection, error) {
 	r, err := c.r.OpenRoot(name)
 	if err != nil {
@@ -134,6 +145,10 @@ func (c pathCollection) renameNoReplace(oldName, newName string) error {
 func (c pathCollection) removeAll(name string) error { return c.fs.RemoveAll(c.join(name)) }
 func (c pathCollection) stat(name string) (os.FileInfo, error) {
 	return c.fs.Stat(c.join(name))
+}
+func (c pathCollection) lstat(name string) (os.FileInfo, error) {
+	fi, _, err := lstat(c.fs, c.join(name))
+	return fi, err
 }
 func (c pathCollection) sub(name string) (collection, error) {
 	return pathCollection{c.fs, c.join(name)}, nil

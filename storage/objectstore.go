@@ -38,6 +38,15 @@ type treeFs interface {
 	// replaced), member by member: each source is removed only once its
 	// copy is confirmed.
 	MoveTree(ctx context.Context, src, dst string, visit func(rel string, isDir bool, size int64, err error)) error
+	// ResumeCopyTree is CopyTree (deep) into a dst that may already hold
+	// part of the copy: an object there with its source's size is kept
+	// and reported as copied, the rest copied over what is there. copied
+	// is told the size of each object actually copied.
+	ResumeCopyTree(ctx context.Context, src, dst string, visit func(rel string, isDir bool, size int64, err error), copied func(n int64)) error
+	// ResumeMoveTree is MoveTree into a dst that may already hold part of
+	// the result: an object there with its source's size is not copied
+	// again, and its source is deleted.
+	ResumeMoveTree(ctx context.Context, src, dst string, visit func(rel string, isDir bool, size int64, err error)) error
 }
 
 // MovesByCopy reports whether the storage has no rename: a MOVE is then

@@ -87,11 +87,17 @@ func sweepReserved(ctx context.Context, b *storage.Backend, cfg config) (wait fu
 // recoverState finishes, before anything is served, the changes a crash
 // interrupted (see dav.Recover). A read-only server changes nothing: what
 // a crash left waits for a server that writes.
-func recoverState(ctx context.Context, b *storage.Backend, st state.Store, readOnly bool, log *slog.Logger) error {
+// It then resumes, in the background, the journaled operations a crash
+// or a shutdown interrupted (see dav.Journal.Resume), holding their paths
+// from before anything is served.
+func recoverState(ctx context.Context, b *storage.Backend, st state.Store, readOnly bool, tr tracking, log *slog.Logger) error {
 	if readOnly {
 		return nil
 	}
-	return dav.Recover(ctx, b.FileSystem(), st, log)
+	if err := dav.Recover(ctx, b.FileSystem(), st, log); err != nil {
+		return err
+	}
+	return tr.journal.Resume(ctx, b.FileSystem(), st, dav.Config{Logger: log, Lifetime: tr.lifetime, Operations: tr.ops})
 }
 
 // openState opens the state at url; read-only when the server changes
@@ -137,13 +143,18 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer st.Close()
-	if err := recoverState(ctx, backend, st, cfg.readOnly, cfg.logger); err != nil {
-		return fmt.Errorf("--state: %w", err)
-	}
 	// lifetime outlives every request: it is cancelled only when the
 	// shutdown timeout has passed, to stop operations that still run.
 	lifetime, abort := context.WithCancel(context.Background())
 	defer abort()
+	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime,
+		noUI: cfg.noUI, journal: dav.NewJournal()}
+	// Operations resumed in the background stop with lifetime; the state
+	// and storage are closed only once they have.
+	defer waitJournal(tr.journal, abort, cfg.logger)
+	if err := recoverState(ctx, backend, st, cfg.readOnly, tr, cfg.logger); err != nil {
+		return fmt.Errorf("--state: %w", err)
+	}
 	// The server's own directories, which no served tree may reach.
 	var secrets []string
 	if backend.Dir != "" {
@@ -152,8 +163,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if file, ok := strings.CutPrefix(stateURL, "sqlite://"); ok {
 		secrets = append(secrets, filepath.Dir(file))
 	}
-	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime, noUI: cfg.noUI}
-	rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}}
+	rs := &roots{main: backend, mainSt: st, readOnly: cfg.readOnly, opened: map[string]root{}, tr: tr}
 	defer rs.close()
 	hs := &handlers{cfg: cfg, rs: rs, tr: tr, secrets: secrets, lifetime: lifetime}
 	start := userSet{users: cfg.users, anonymous: cfg.anonymous}
@@ -200,5 +210,5 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 		return err
 	case <-ctx.Done():
 	}
-	return drain(srv, served, cfg, abort, tr.ops, adm)
+	return drain(srv, served, cfg, abort, tr, adm)
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
-	"davd/processing"
+	"davd/dav"
 )
 
 // abortGrace is how long operations told to stop (the shutdown timeout
@@ -16,6 +17,19 @@ import (
 // clients before the process exits. They stop between members, or between
 // 8 MiB chunks of a file, so this is generous.
 const abortGrace = 30 * time.Second
+
+// waitJournal stops the journaled operations still running in the
+// background (asynchronous requests, resumed operations) at their next
+// member and waits for them to release their records, which the next
+// start resumes, before the state and storage are closed.
+func waitJournal(j *dav.Journal, abort context.CancelFunc, log *slog.Logger) {
+	abort()
+	ctx, cancel := context.WithTimeout(context.Background(), abortGrace)
+	defer cancel()
+	if err := j.Wait(ctx); err != nil {
+		log.Error("operations still running at exit; they resume at the next start")
+	}
+}
 
 // closeGrace is how long handlers get to return once their connections
 // are closed (after abortGrace), before storage and state are closed.
@@ -28,12 +42,19 @@ const closeGrace = 5 * time.Second
 // that COPY, MOVE and DELETE stop at their next member and every other
 // request's context ends, and waits for every handler to return before the
 // caller closes storage and state.
-func drain(srv *http.Server, served <-chan error, cfg config, abort context.CancelFunc, ops *processing.Registry, adm *admin) error {
+func drain(srv *http.Server, served <-chan error, cfg config, abort context.CancelFunc, tr tracking, adm *admin) error {
+	ops := tr.ops
 	adm.drain()
 	cfg.logger.Info("shutting down", "timeout", cfg.shutdownTimeout, "in_flight", ops.InFlight())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	if err == nil {
+		// Asynchronous and resumed operations get what is left of the
+		// timeout too.
+		err = tr.journal.Wait(sctx)
+	}
+	if err != nil {
 		cfg.logger.Warn("shutdown timeout passed; stopping running operations", "in_flight", ops.InFlight())
 		abort()
 		gctx, gcancel := context.WithTimeout(context.Background(), abortGrace)

@@ -16,10 +16,11 @@ type tracking struct {
 	onDisconnect dav.OnDisconnect
 	lifetime     context.Context
 	noUI         bool // --no-ui: no file manager in any handler
+	journal      *dav.Journal
 }
 
 // apply completes c with t.
 func (t tracking) apply(c dav.Config) dav.Config {
-	c.Operations, c.OnDisconnect, c.Lifetime, c.NoUI = t.ops, t.onDisconnect, t.lifetime, t.noUI
+	c.Operations, c.OnDisconnect, c.Lifetime, c.NoUI, c.Journal = t.ops, t.onDisconnect, t.lifetime, t.noUI, t.journal
 	return c
 }

@@ -353,6 +353,8 @@ type roots struct {
 	opened   map[string]root
 	closers  []func() error
 
+	tr tracking // for the operations resumed in each root's state
+
 	served  []servedDir // every user's root, for checkSecrets
 	secrets []string    // the state directories of storage URL roots
 }
@@ -397,7 +399,7 @@ func (rs *roots) open(ctx context.Context, spec string) (root, error) {
 			return r, fmt.Errorf("state of %s: %w", spec, err)
 		}
 		rs.closers = append(rs.closers, st.Close)
-		if err := recoverState(ctx, b, st, rs.readOnly, nil); err != nil {
+		if err := recoverState(ctx, b, st, rs.readOnly, rs.tr, nil); err != nil {
 			return r, fmt.Errorf("state of %s: %w", spec, err)
 		}
 		if b.Dir != "" {

@@ -345,10 +345,26 @@ func (f *Fs) CopyTree(ctx context.Context, src, dst string, deep bool, visit Vis
 	if strings.HasPrefix(dk, sk) {
 		return &os.PathError{Op: "copy", Path: dst, Err: os.ErrInvalid}
 	}
+	t.copyMembers(sk, dk, nil, func(int64) {})
+	return nil
+}
+
+// copyMembers copies every member below sk to the same place below dk,
+// Parallel at a time, and reports each. A member that have (see
+// resumable) shows already copied is reported without being copied;
+// copied is told the size of each object actually copied.
+func (t *tree) copyMembers(sk, dk string, have *present, copied func(int64)) {
 	lerr := t.list(sk, func(page []member) {
 		for _, m := range page {
+			if have.holds(t, dk, m) {
+				t.report(m.rel, m.dir, m.size, nil)
+				continue
+			}
 			t.goFn(func() {
 				err := t.copyMember(dk+strings.TrimPrefix(m.key, sk), m)
+				if err == nil && !m.dir {
+					copied(m.size)
+				}
 				t.report(m.rel, m.dir, m.size, pathErr("copy", m.rel, err))
 			})
 		}
@@ -357,7 +373,6 @@ func (f *Fs) CopyTree(ctx context.Context, src, dst string, deep bool, visit Vis
 	if lerr != nil {
 		t.report("", true, 0, lerr)
 	}
-	return nil
 }
 
 // MoveTree moves src to dst (which must not exist, but for a file, which
@@ -398,6 +413,16 @@ func (f *Fs) MoveTree(ctx context.Context, src, dst string, visit Visit) error {
 	if err := f.Mkdir(dst, 0o755); err != nil {
 		return err
 	}
+	t.moveMembers(sk, dk, nil)
+	return nil
+}
+
+// moveMembers moves every member below sk to the same place below dk,
+// then removes the collection sk: each object is copied server-side (or
+// not, when have shows its copy there already) and deleted from sk once
+// its copy is confirmed, in batches. Collection markers go last, deepest
+// first, and stay where a member below failed.
+func (t *tree) moveMembers(sk, dk string, have *present) {
 	var markers []member
 	var mu sync.Mutex
 	var copied []member
@@ -407,30 +432,35 @@ func (f *Fs) MoveTree(ctx context.Context, src, dst string, visit Visit) error {
 	flush := func(batch []member) {
 		t.deleteKeys(batch, func(m member, err error) { t.report(m.rel, false, m.size, err) })
 	}
+	done := func(m member) {
+		mu.Lock()
+		copied = append(copied, m)
+		var batch []member
+		// Full batches, or what is there every flushEvery, so that
+		// progress shows while a large tree is copied.
+		if len(copied) >= deleteBatch || time.Since(flushed) >= flushEvery {
+			batch, copied, flushed = copied, nil, time.Now()
+		}
+		mu.Unlock()
+		if batch != nil {
+			flush(batch)
+		}
+	}
 	lerr := t.list(sk, func(page []member) {
 		for _, m := range page {
 			if m.dir {
 				markers = append(markers, m)
 			}
+			there := have.holds(t, dk, m)
 			t.goFn(func() {
-				if err := t.copyMember(dk+strings.TrimPrefix(m.key, sk), m); err != nil {
-					t.report(m.rel, m.dir, m.size, pathErr("copy", m.rel, err))
-					return
+				if !there {
+					if err := t.copyMember(dk+strings.TrimPrefix(m.key, sk), m); err != nil {
+						t.report(m.rel, m.dir, m.size, pathErr("copy", m.rel, err))
+						return
+					}
 				}
-				if m.dir {
-					return // removed after its members
-				}
-				mu.Lock()
-				copied = append(copied, m)
-				var batch []member
-				// Full batches, or what is there every flushEvery, so
-				// that progress shows while a large tree is copied.
-				if len(copied) >= deleteBatch || time.Since(flushed) >= flushEvery {
-					batch, copied, flushed = copied, nil, time.Now()
-				}
-				mu.Unlock()
-				if batch != nil {
-					flush(batch)
+				if !m.dir { // a marker is removed after its members
+					done(m)
 				}
 			})
 		}
@@ -441,12 +471,11 @@ func (f *Fs) MoveTree(ctx context.Context, src, dst string, visit Visit) error {
 	}
 	if lerr != nil {
 		t.report("", true, 0, lerr)
-		return nil
+		return
 	}
 	t.removeMarkers(markers)
 	if t.keeps("") {
-		return nil
+		return
 	}
 	t.deleteKeys([]member{{key: sk, dir: true}}, func(m member, err error) { t.report("", true, 0, err) })
-	return nil
 }

@@ -3,6 +3,8 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -45,8 +47,11 @@ var ErrNoSuchOperation = errors.New("state: no such operation")
 // taken it over: the caller must stop working on it.
 var ErrNotOwner = errors.New("state: operation is not owned by this instance")
 
-// Operation is one journaled COPY, MOVE or DELETE. Paths are in the
-// store's namespace, like every other path (a WithPrefix view maps them).
+// Operation is one journaled COPY, MOVE or DELETE. Src and Dst are paths
+// in the store's namespace, like every other path (a WithPrefix view maps
+// them, and shows only the operations whose Src and Dst are inside it);
+// Current, Phase and the paths of Failures are the caller's, kept as
+// given, and a view does not map them.
 type Operation struct {
 	// ID is chosen by the caller: unguessable (a random UUID), since an
 	// asynchronous request's monitor URL names it.
@@ -118,7 +123,10 @@ const MaxFailures = 1000
 type Journal interface {
 	// StartOperation records op as running, owned by op.Instance, and
 	// returns it with Started and Heartbeat set from the store's clock.
-	// An ID already recorded is an error.
+	// ID, Instance and Src must be set, Src and Dst valid paths. What op
+	// says of its end (State, Finished, Status, Failures, Error), of its
+	// history (Resumed) and CancelRequested is ignored. An ID already
+	// recorded is an error.
 	StartOperation(ctx context.Context, op Operation) (Operation, error)
 	// SaveOperation stores op's Phase, progress and Current and renews
 	// its heartbeat, if op.Instance still owns it and it is running; else
@@ -149,7 +157,8 @@ type Journal interface {
 	// runningOnly, the finished ones, newest first.
 	Operations(ctx context.Context, runningOnly bool) ([]Operation, error)
 	// PruneOperations removes the finished records older than age, and
-	// the oldest finished ones beyond keep.
+	// the oldest finished ones beyond keep. Zero, for either, means no
+	// such bound; running records are never removed.
 	PruneOperations(ctx context.Context, age time.Duration, keep int) error
 	// SharedJournal reports whether other processes may work on this
 	// journal at the same time (PostgreSQL): an operation found running
@@ -160,4 +169,49 @@ type Journal interface {
 	// DurableJournal reports whether the journal survives a restart
 	// (false for memory: nothing is resumed after a crash).
 	DurableJournal() bool
+}
+
+// errOperationExists is StartOperation's error for an ID already recorded.
+var errOperationExists = errors.New("state: operation already recorded")
+
+// checkOperation rejects an operation StartOperation cannot record.
+func checkOperation(op Operation) error {
+	if op.ID == "" || op.Instance == "" {
+		return fmt.Errorf("state: operation %q of instance %q: an operation needs an ID and an owner", op.ID, op.Instance)
+	}
+	if err := checkPath(op.Src); err != nil {
+		return fmt.Errorf("state: operation %s: %w", op.ID, err)
+	}
+	if op.Dst != "" {
+		if err := checkPath(op.Dst); err != nil {
+			return fmt.Errorf("state: operation %s: %w", op.ID, err)
+		}
+	}
+	return nil
+}
+
+// checkOwner rejects a call by no instance: only an owner saves, finishes,
+// releases or takes an operation.
+func checkOwner(id, instance string) error {
+	if instance == "" {
+		return fmt.Errorf("state: operation %s: no instance given: %w", id, ErrNotOwner)
+	}
+	return nil
+}
+
+// checkEnd rejects a state FinishOperation cannot record.
+func checkEnd(op Operation) error {
+	switch op.State {
+	case OpFinished, OpFailed, OpCancelled:
+		return checkOwner(op.ID, op.Instance)
+	}
+	return fmt.Errorf("state: operation %s: cannot finish in state %q", op.ID, op.State)
+}
+
+// cutFailures returns fs cut to MaxFailures, in a slice of its own.
+func cutFailures(fs []MemberFailure) []MemberFailure {
+	if len(fs) == 0 {
+		return nil
+	}
+	return slices.Clone(fs[:min(len(fs), MaxFailures)])
 }

@@ -14,6 +14,7 @@ type memStore struct {
 	mu      sync.RWMutex
 	props   map[string]map[xml.Name][]byte // path → name → element
 	intents memIntents
+	journal memJournal
 }
 
 // newMemory returns an empty in-memory Store.

@@ -214,6 +214,7 @@ func openSQLiteReadOnly(ctx context.Context, file, uriParams string) (*sqlStore,
 	if err := s.checkSchema(ctx, tables); err != nil {
 		return fail(err)
 	}
+	s.noJournal = !tables["operations"]
 	if err := s.load(ctx); err != nil {
 		return fail(err)
 	}

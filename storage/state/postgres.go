@@ -70,6 +70,7 @@ var pgDialect = &dialect{
 	tail: func(col, n string) string {
 		return "convert_from(substr(convert_to(" + col + ", 'UTF8'), " + n + "), 'UTF8')"
 	},
+	clock: pgNow,
 	extra: []string{
 		`CREATE INDEX locks_user ON locks ("user")`,
 		`CREATE INDEX locks_expires ON locks (expires_ns) WHERE expires_ns <> 0`,
@@ -210,6 +211,11 @@ func (s *pgStore) migrate(ctx context.Context) error {
 		}
 		if _, err := tx.ExecContext(ctx, s.d.intentTable()); err != nil {
 			return s.fail(ctx, "create the intents table", err)
+		}
+		for _, ddl := range s.d.operationTable() {
+			if _, err := tx.ExecContext(ctx, ddl); err != nil {
+				return s.fail(ctx, "create the operations table", err)
+			}
 		}
 		return nil
 	})

@@ -10,7 +10,10 @@ package state
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"encoding/xml"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -51,6 +54,10 @@ type dialect struct {
 	// extra are statements the engine adds after the common schema
 	// (indexes that only it needs).
 	extra []string
+	// clock is an expression of the database's clock in nanoseconds
+	// since 1970, which the journal then goes by; "" when it goes by the
+	// clock of the store's process, passed as a parameter.
+	clock string
 }
 
 // sqliteDialect is SQLite's. Its substr counts characters in text, so
@@ -90,6 +97,23 @@ func (d *dialect) intentTable() string {
 	t := d.text
 	return `CREATE TABLE IF NOT EXISTS intents (id ` + d.id + `, op ` + t + ` NOT NULL,
 	src ` + t + ` NOT NULL, dst ` + t + ` NOT NULL, mark ` + t + ` NOT NULL, old_mark ` + t + ` NOT NULL, aside ` + t + ` NOT NULL, had_state ` + d.boolean + ` NOT NULL)`
+}
+
+// operationTable creates the journal's table and its index, in
+// databases made before they existed too: older versions of davd ignore
+// them. Times are nanoseconds since 1970, 0 for none; failures is the
+// JSON of Operation.Failures, "" for none.
+func (d *dialect) operationTable() []string {
+	t, n, b := d.text, d.int64, d.boolean
+	return []string{
+		`CREATE TABLE IF NOT EXISTS operations (id ` + t + ` PRIMARY KEY, "user" ` + t + ` NOT NULL, method ` + t + ` NOT NULL,
+	src ` + t + ` NOT NULL, dst ` + t + ` NOT NULL, depth ` + t + ` NOT NULL, overwrite ` + b + ` NOT NULL, async ` + b + ` NOT NULL,
+	instance ` + t + ` NOT NULL, started_ns ` + n + ` NOT NULL, heartbeat_ns ` + n + ` NOT NULL, finished_ns ` + n + ` NOT NULL,
+	phase ` + t + ` NOT NULL, state ` + t + ` NOT NULL, resumed ` + n + ` NOT NULL, resources ` + n + ` NOT NULL,
+	total_resources ` + n + ` NOT NULL, bytes ` + n + ` NOT NULL, total_bytes ` + n + ` NOT NULL, current_member ` + t + ` NOT NULL,
+	cancel_requested ` + b + ` NOT NULL, status ` + n + ` NOT NULL, failures ` + t + ` NOT NULL, error ` + t + ` NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS operations_state ON operations (state)`,
+	}
 }
 
 // query builds one statement and its arguments in a dialect.
@@ -400,4 +424,266 @@ func (c *sqlCore) intents(ctx context.Context) ([]Intent, error) {
 		out = append(out, in)
 	}
 	return out, rows.Err()
+}
+
+// opCols are the columns of an operation row, in the order scanOperation
+// reads.
+const opCols = `id, "user", method, src, dst, depth, overwrite, async, instance, started_ns, heartbeat_ns, finished_ns,
+	phase, state, resumed, resources, total_resources, bytes, total_bytes, current_member, cancel_requested, status, failures, error`
+
+// scanOperation reads a row of opCols; its times are in UTC.
+func scanOperation(rows interface{ Scan(...any) error }) (Operation, error) {
+	var op Operation
+	var started, heartbeat, finished, resumed, status int64
+	var failures string
+	if err := rows.Scan(&op.ID, &op.User, &op.Method, &op.Src, &op.Dst, &op.Depth, &op.Overwrite, &op.Async, &op.Instance,
+		&started, &heartbeat, &finished, &op.Phase, &op.State, &resumed, &op.Resources, &op.TotalResources, &op.Bytes,
+		&op.TotalBytes, &op.Current, &op.CancelRequested, &status, &failures, &op.Error); err != nil {
+		return Operation{}, err
+	}
+	op.Started, op.Heartbeat, op.Finished = fromNanos(started).UTC(), fromNanos(heartbeat).UTC(), fromNanos(finished).UTC()
+	op.Resumed, op.Status = int(resumed), int(status)
+	if failures != "" {
+		if err := json.Unmarshal([]byte(failures), &op.Failures); err != nil {
+			return Operation{}, fmt.Errorf("operation %s: failures: %w", op.ID, err)
+		}
+	}
+	return op, nil
+}
+
+// failuresText returns the failures column of fs, cut to MaxFailures.
+func failuresText(fs []MemberFailure) (string, error) {
+	fs = cutFailures(fs)
+	if len(fs) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(fs)
+	return string(b), err
+}
+
+// now returns the journal's clock in q: the database's when it has one
+// (dialect.clock), else t, nanoseconds since 1970 by the process's clock.
+func (q *query) now(t int64) string {
+	if q.d.clock != "" {
+		return q.d.clock
+	}
+	return q.arg(t)
+}
+
+// opGone returns the error of a write to the operation id that changed
+// nothing: ErrNoSuchOperation when there is none, else ErrNotOwner. Both
+// are decisions, not failures: they come wrapped in a keepError.
+func (c *sqlCore) opGone(ctx context.Context, tx *sql.Tx, id string) error {
+	var exists bool
+	q := c.d.q()
+	q.sql(`SELECT EXISTS (SELECT 1 FROM operations WHERE id = `, q.arg(id), `)`)
+	if err := tx.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return &keepError{fmt.Errorf("state: operation %s: %w", id, ErrNoSuchOperation)}
+	}
+	return &keepError{fmt.Errorf("state: operation %s: %w", id, ErrNotOwner)}
+}
+
+// owned is the condition of the running operation id owned by instance.
+func (q *query) owned(id, instance string) string {
+	return `id = ` + q.arg(id) + ` AND instance = ` + q.arg(instance) + ` AND state = ` + q.arg(OpRunning)
+}
+
+// startOperation records op as running (see Journal); t is the process's
+// clock.
+func (c *sqlCore) startOperation(ctx context.Context, op Operation, t int64) (Operation, error) {
+	op.Finished, op.State, op.Resumed, op.CancelRequested, op.Status, op.Failures, op.Error = time.Time{}, OpRunning, 0, false, 0, nil, ""
+	var started, heartbeat int64
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		q := c.d.q()
+		q.sql(`INSERT INTO operations (`+opCols+`) VALUES (`,
+			q.arg(op.ID), `, `, q.arg(op.User), `, `, q.arg(op.Method), `, `, q.arg(op.Src), `, `, q.arg(op.Dst), `, `,
+			q.arg(op.Depth), `, `, q.arg(op.Overwrite), `, `, q.arg(op.Async), `, `, q.arg(op.Instance), `, `,
+			q.now(t), `, `, q.now(t), `, 0, `, q.arg(op.Phase), `, `, q.arg(OpRunning), `, 0, `,
+			q.arg(op.Resources), `, `, q.arg(op.TotalResources), `, `, q.arg(op.Bytes), `, `, q.arg(op.TotalBytes), `, `,
+			q.arg(op.Current), `, `, q.arg(false), `, 0, '', '') ON CONFLICT (id) DO NOTHING RETURNING started_ns, heartbeat_ns`)
+		c.stmts.Add(1)
+		err := tx.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&started, &heartbeat)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &keepError{fmt.Errorf("state: operation %s: %w", op.ID, errOperationExists)}
+		}
+		return err
+	})
+	if err != nil {
+		return Operation{}, err
+	}
+	op.Started, op.Heartbeat = fromNanos(started).UTC(), fromNanos(heartbeat).UTC()
+	return op, nil
+}
+
+// saveOperation stores op's progress and renews its heartbeat if
+// op.Instance owns it, and reports whether a cancellation was requested
+// (see Journal); t is the process's clock.
+func (c *sqlCore) saveOperation(ctx context.Context, op Operation, t int64) (bool, error) {
+	var cancel bool
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		q := c.d.q()
+		q.sql(`UPDATE operations SET phase = `, q.arg(op.Phase), `, resources = `, q.arg(op.Resources),
+			`, total_resources = `, q.arg(op.TotalResources), `, bytes = `, q.arg(op.Bytes), `, total_bytes = `, q.arg(op.TotalBytes),
+			`, current_member = `, q.arg(op.Current), `, heartbeat_ns = `, q.now(t),
+			` WHERE `, q.owned(op.ID, op.Instance), ` RETURNING cancel_requested`)
+		c.stmts.Add(1)
+		err := tx.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&cancel)
+		if errors.Is(err, sql.ErrNoRows) {
+			return c.opGone(ctx, tx, op.ID)
+		}
+		return err
+	})
+	return cancel, err
+}
+
+// finishOperation records op's end if op.Instance owns it (see Journal);
+// t is the process's clock.
+func (c *sqlCore) finishOperation(ctx context.Context, op Operation, t int64) error {
+	failures, err := failuresText(op.Failures)
+	if err != nil {
+		return err
+	}
+	return c.write(ctx, func(tx *sql.Tx) error {
+		q := c.d.q()
+		q.sql(`UPDATE operations SET state = `, q.arg(op.State), `, status = `, q.arg(int64(op.Status)), `, phase = `, q.arg(op.Phase),
+			`, resources = `, q.arg(op.Resources), `, total_resources = `, q.arg(op.TotalResources), `, bytes = `, q.arg(op.Bytes),
+			`, total_bytes = `, q.arg(op.TotalBytes), `, current_member = `, q.arg(op.Current), `, failures = `, q.arg(failures),
+			`, error = `, q.arg(op.Error), `, heartbeat_ns = `, q.now(t), `, finished_ns = `, q.now(t),
+			` WHERE `, q.owned(op.ID, op.Instance))
+		n, err := c.exec(ctx, tx, q)
+		if err == nil && n == 0 {
+			return c.opGone(ctx, tx, op.ID)
+		}
+		return err
+	})
+}
+
+// releaseOperation leaves the running operation id, owned by instance,
+// without an owner (see Journal).
+func (c *sqlCore) releaseOperation(ctx context.Context, id, instance string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		q := c.d.q()
+		q.sql(`UPDATE operations SET instance = '' WHERE `, q.owned(id, instance))
+		n, err := c.exec(ctx, tx, q)
+		if err == nil && n == 0 {
+			return c.opGone(ctx, tx, id)
+		}
+		return err
+	})
+}
+
+// takeOperation makes instance the owner of the running operation id
+// when it has none, has it already or its owner's heartbeat is older
+// than stale, in one conditional UPDATE: of instances that try at once,
+// one wins (see Journal). t is the process's clock.
+func (c *sqlCore) takeOperation(ctx context.Context, id, instance string, stale time.Duration, t int64) (Operation, bool, error) {
+	var op Operation
+	var took bool
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		q := c.d.q()
+		q.sql(`UPDATE operations SET resumed = resumed + CASE WHEN instance = `, q.arg(instance), ` THEN 0 ELSE 1 END, instance = `,
+			q.arg(instance), `, heartbeat_ns = `, q.now(t), ` WHERE id = `, q.arg(id), ` AND state = `, q.arg(OpRunning),
+			` AND (instance = '' OR instance = `, q.arg(instance), ` OR heartbeat_ns < `, q.now(t), ` - `, q.arg(int64(stale)),
+			`) RETURNING `+opCols)
+		c.stmts.Add(1)
+		var err error
+		op, err = scanOperation(tx.QueryRowContext(ctx, q.b.String(), q.args...))
+		if err == nil {
+			took = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		op, err = c.operation(ctx, tx, id)
+		return err
+	})
+	return op, took, err
+}
+
+// requestCancel marks the running operation id as to be cancelled (see
+// Journal).
+func (c *sqlCore) requestCancel(ctx context.Context, id string) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		q := c.d.q()
+		q.sql(`UPDATE operations SET cancel_requested = `, q.arg(true), ` WHERE id = `, q.arg(id), ` AND state = `, q.arg(OpRunning))
+		n, err := c.exec(ctx, tx, q)
+		if err != nil || n > 0 {
+			return err
+		}
+		if err := c.opGone(ctx, tx, id); errors.Is(err, ErrNoSuchOperation) {
+			return err
+		}
+		return nil // finished: left as it is
+	})
+}
+
+// operation reads the record of id through qr (the database, or a
+// transaction); ErrNoSuchOperation, in a keepError, when there is none.
+func (c *sqlCore) operation(ctx context.Context, qr interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, id string) (Operation, error) {
+	q := c.d.q()
+	q.sql(`SELECT `+opCols+` FROM operations WHERE id = `, q.arg(id))
+	op, err := scanOperation(qr.QueryRowContext(ctx, q.b.String(), q.args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Operation{}, &keepError{fmt.Errorf("state: operation %s: %w", id, ErrNoSuchOperation)}
+	}
+	return op, err
+}
+
+// operations lists the records as Journal.Operations does: running ones
+// oldest first, then, unless runningOnly, the others newest first.
+func (c *sqlCore) operations(ctx context.Context, runningOnly bool) ([]Operation, error) {
+	q := c.d.q()
+	q.sql(`SELECT ` + opCols + ` FROM operations`)
+	if runningOnly {
+		q.sql(` WHERE state = `, q.arg(OpRunning))
+	}
+	q.sql(` ORDER BY CASE WHEN state = '` + OpRunning + `' THEN 0 ELSE 1 END, CASE WHEN state = '` + OpRunning +
+		`' THEN started_ns ELSE -finished_ns END, id`)
+	rows, err := c.db.QueryContext(ctx, q.b.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Operation
+	for rows.Next() {
+		op, err := scanOperation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, op)
+	}
+	return out, rows.Err()
+}
+
+// pruneOperations removes the finished records older than age (when
+// positive) and the oldest ones beyond keep (when positive); t is the
+// process's clock.
+func (c *sqlCore) pruneOperations(ctx context.Context, age time.Duration, keep int, t int64) error {
+	if age <= 0 && keep <= 0 {
+		return nil
+	}
+	return c.write(ctx, func(tx *sql.Tx) error {
+		if age > 0 {
+			q := c.d.q()
+			q.sql(`DELETE FROM operations WHERE state <> `, q.arg(OpRunning), ` AND finished_ns < `, q.now(t), ` - `, q.arg(int64(age)))
+			if _, err := c.exec(ctx, tx, q); err != nil {
+				return err
+			}
+		}
+		if keep > 0 {
+			q := c.d.q()
+			q.sql(`DELETE FROM operations WHERE state <> `, q.arg(OpRunning), ` AND id NOT IN (SELECT id FROM operations WHERE state <> `,
+				q.arg(OpRunning), ` ORDER BY finished_ns DESC, id LIMIT `, q.arg(int64(keep)), `)`)
+			if _, err := c.exec(ctx, tx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -41,6 +41,10 @@ type sqlStore struct {
 	wmu  sync.Mutex
 	mu   sync.RWMutex
 	have map[string]struct{} // paths with properties
+
+	// noJournal is true when the database, opened read-only, predates
+	// the operations table: its journal is empty.
+	noJournal bool
 }
 
 // openSQLite opens the SQLite state database file (which prepareFile has
@@ -176,6 +180,11 @@ func (s *sqlStore) initSQLite(ctx context.Context) error {
 		}
 		if _, err := tx.ExecContext(ctx, s.d.intentTable()); err != nil {
 			return err
+		}
+		for _, ddl := range s.d.operationTable() {
+			if _, err := tx.ExecContext(ctx, ddl); err != nil {
+				return err
+			}
 		}
 		_, err := s.exec(ctx, tx, s.deleteExpired(now()))
 		return err

@@ -102,7 +102,8 @@ func (e *ConflictError) Error() string { return ErrLocked.Error() }
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrLocked }
 
-// Store keeps dead properties and locks. Expired locks are never returned
+// Store keeps dead properties, locks, intents and the journal of long
+// operations. Expired locks are never returned
 // by any method and may be purged lazily.
 type Store interface {
 	// Props returns the dead properties of path, nil when it has none. It
@@ -164,6 +165,9 @@ type Store interface {
 	// roots overlap exclude each other; a store shared by several
 	// processes must make them exclude each other too.
 	pathlock.Locker
+
+	// Journal records the long operations (see Journal).
+	Journal
 
 	// Close releases the store.
 	Close() error
