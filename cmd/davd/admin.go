@@ -63,12 +63,8 @@ func (a *admin) serve(ops *processing.Registry, backend *storage.Backend, st sta
 			}
 			return nil
 		},
-		Token: token.get,
-	}
-	// Every store will be a journal; until then, a store that is not
-	// shows no journal.
-	if j, ok := st.(state.Journal); ok {
-		opts.Journal = journalLister(j)
+		Token:   token.get,
+		Journal: journalLister(st),
 	}
 	a.srv = &http.Server{
 		Handler:           ops.AdminHandler(opts),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -246,19 +247,9 @@ func TestAdminTokenReload(t *testing.T) {
 }
 
 // TestAdminJournal: /operations shows the journal's operations with their
-// state, and ?state= keeps those in one state. It needs stores that are
-// journals (storage/state/journal.go).
+// state, and ?state= keeps those in one state.
 func TestAdminJournal(t *testing.T) {
 	t.Parallel()
-	st, err := state.Open(context.Background(), "memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, isJournal := st.(state.Journal)
-	st.Close()
-	if !isJournal {
-		t.Skip("the state stores do not implement state.Journal yet")
-	}
 	dir := t.TempDir()
 	diskTree(t, dir, 2, 3)
 	d := runDavd(t, "--storage", dir, "--admin-addr", "127.0.0.1:0")
@@ -306,5 +297,82 @@ func TestAdminJournal(t *testing.T) {
 	}
 	if code, _, _ := adminGet(t, d.admin+"/operations?state=sleeping", ""); code != http.StatusBadRequest {
 		t.Errorf("?state=sleeping = %d, want 400", code)
+	}
+}
+
+// TestAdminJournalStates lists a real journal through journalLister: an
+// operation its instance runs is running; one taken over after its
+// instance stopped, or released by a clean shutdown, is resuming; the
+// ended ones keep their state; ?state= keeps one state.
+func TestAdminJournalStates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := state.Open(ctx, "memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := func(id string) state.Operation {
+		t.Helper()
+		op, err := st.StartOperation(ctx, state.Operation{ID: id, Instance: "one", Method: "DELETE", Src: "/" + id, Depth: "infinity"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op
+	}
+	start("run")
+	start("taken")
+	if _, took, err := st.TakeOperation(ctx, "taken", "two", 0); err != nil || !took {
+		t.Fatalf("TakeOperation = %v, %v", took, err)
+	}
+	start("released")
+	if err := st.ReleaseOperation(ctx, "released", "one"); err != nil {
+		t.Fatal(err)
+	}
+	for _, end := range []string{state.OpFinished, state.OpFailed, state.OpCancelled} {
+		op := start(end)
+		op.State = end
+		if err := st.FinishOperation(ctx, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := journalLister(st)
+	states := func(want string) map[string]string {
+		t.Helper()
+		v, err := list(ctx, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []struct{ ID, State, Source string }
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, e := range got {
+			if e.Source != "/"+e.ID {
+				t.Errorf("%s: source %q: the record's fields are missing", e.ID, e.Source)
+			}
+			m[e.ID] = e.State
+		}
+		return m
+	}
+	all := states("")
+	want := map[string]string{"run": "running", "taken": "resuming", "released": "resuming",
+		"finished": "finished", "failed": "failed", "cancelled": "cancelled"}
+	if fmt.Sprint(all) != fmt.Sprint(want) {
+		t.Errorf("journal states %v, want %v", all, want)
+	}
+	if got := states("resuming"); fmt.Sprint(got) != "map[released:resuming taken:resuming]" {
+		t.Errorf("?state=resuming: %v", got)
+	}
+	if got := states("running"); fmt.Sprint(got) != "map[run:running]" {
+		t.Errorf("?state=running: %v", got)
+	}
+	if got := states("failed"); fmt.Sprint(got) != "map[failed:failed]" {
+		t.Errorf("?state=failed: %v", got)
 	}
 }
