@@ -154,10 +154,24 @@ func flagNames(flags []cli.Flag) []string {
 }
 
 func unknownFlag(c *cli.Context, name string) error {
+	if hint := removedFlag(name); hint != "" {
+		return fmt.Errorf("--%s was removed: %s (see %s --help)", name, hint, helpName(c))
+	}
 	if s := closest(name, flagNames(c.Command.Flags)); s != "" {
 		return fmt.Errorf("unknown flag --%s: did you mean --%s? (see %s --help)", name, s, helpName(c))
 	}
 	return fmt.Errorf("unknown flag --%s (see %s --help)", name, helpName(c))
+}
+
+// removedFlag says what replaces a flag davd no longer has, or "" when
+// name never was a flag. An old command line, environment or config file
+// must meet what to do now, not a guess at a similar name.
+func removedFlag(name string) string {
+	switch name {
+	case "allow-remote-admin":
+		return "a non-loopback --admin-addr needs --admin-token-file FILE instead, and every admin request but /healthz then sends its token"
+	}
+	return ""
 }
 
 func helpName(c *cli.Context) string {
@@ -243,7 +257,11 @@ func checkAddr(flag, addr string) error {
 		} else if !strings.Contains(addr, ":") {
 			example = addr + ":8080"
 		}
-		return fmt.Errorf("--%s %s: want HOST:PORT, e.g. %s (or :PORT for every interface)", flag, addr, example)
+		bare := ":PORT for every interface"
+		if flag == "admin-addr" {
+			bare = "PORT alone for 127.0.0.1" // adminListenAddr
+		}
+		return fmt.Errorf("--%s %s: want HOST:PORT, e.g. %s (or %s)", flag, addr, example, bare)
 	}
 	return nil
 }

@@ -44,20 +44,36 @@ func checkRefused(t *testing.T, tests []refusedConfig) {
 	}
 }
 
-// TestAdminExposureRefused: the admin listener has no authentication, so
-// a non-loopback --admin-addr needs --allow-remote-admin. The ports are
-// invalid, so that a server that skipped the check fails in Listen with
-// another message.
+// TestAdminExposureRefused: a non-loopback --admin-addr without
+// --admin-token-file is refused at start with a hint naming that flag; a
+// bad token file is refused too. The ports are invalid, so that a server
+// that skipped a check fails in Listen with another message.
 func TestAdminExposureRefused(t *testing.T) {
 	t.Parallel()
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	empty := filepath.Join(dir, "empty")
+	spaced := filepath.Join(dir, "spaced")
+	for name, content := range map[string]string{short: "0123456789abcde\n", empty: " \n\n", spaced: "0123456789abcdef\n0123456789abcdef\n"} {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := tokenFile(t, testToken)
 	checkRefused(t, []refusedConfig{
-		{"all interfaces", []string{"--storage", "mem://", "--admin-addr", ":99999"}, "--allow-remote-admin"},
-		{"0.0.0.0", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999"}, "--allow-remote-admin"},
-		{"[::]", []string{"--storage", "mem://", "--admin-addr", "[::]:99999"}, "--allow-remote-admin"},
-		{"a LAN address", []string{"--storage", "mem://", "--admin-addr", "192.0.2.1:99999"}, "--allow-remote-admin"},
-		{"anonymous allowed", []string{"--storage", "mem://", "--allow-anonymous", "--admin-addr", "0.0.0.0:99999"}, "--allow-remote-admin"},
-		// Allowed: the check passes and Listen fails on the port.
-		{"allowed remote", []string{"--storage", "mem://", "--allow-remote-admin", "--admin-addr", "0.0.0.0:99999"}, "--admin-addr: listen"},
+		{"0.0.0.0", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999"}, "--admin-token-file"},
+		{"[::]", []string{"--storage", "mem://", "--admin-addr", "[::]:99999"}, "--admin-token-file"},
+		{"a LAN address", []string{"--storage", "mem://", "--admin-addr", "192.0.2.1:99999"}, "--admin-token-file"},
+		{"anonymous allowed", []string{"--storage", "mem://", "--allow-anonymous", "--admin-addr", "0.0.0.0:99999"}, "--admin-token-file"},
+		{"token too short", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999", "--admin-token-file", short}, "the token has 15 characters, want 16 or more"},
+		{"token file empty", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999", "--admin-token-file", empty}, "is empty"},
+		{"two tokens", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999", "--admin-token-file", spaced}, "one token"},
+		{"token file missing", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999", "--admin-token-file", filepath.Join(dir, "nothing")}, "--admin-token-file: stat"},
+		{"token file a directory", []string{"--storage", "mem://", "--admin-addr", "0.0.0.0:99999", "--admin-token-file", dir}, "not a regular file"},
+		{"token without listener", []string{"--storage", "mem://", "--admin-token-file", good}, "--admin-token-file needs --admin-addr"},
+		// Allowed: the checks pass and Listen fails on the port.
+		{"remote with token", []string{"--storage", "mem://", "--admin-token-file", good, "--admin-addr", "0.0.0.0:99999"}, "--admin-addr: listen"},
+		{"bare port", []string{"--storage", "mem://", "--admin-addr", ":99999"}, "--admin-addr: listen"},
 		{"loopback", []string{"--storage", "mem://", "--admin-addr", "127.0.0.1:99999"}, "--admin-addr: listen"},
 		{"localhost", []string{"--storage", "mem://", "--admin-addr", "localhost:99999"}, "--admin-addr: listen"},
 	})

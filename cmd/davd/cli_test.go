@@ -195,7 +195,7 @@ func TestUsageHints(t *testing.T) {
 		{[]string{"serve", "--readonly"}, []string{"--readonly", "did you mean --read-only?"}},
 		{[]string{"serve", dir, "--readonly"}, []string{"did you mean --read-only?"}},
 		{[]string{"serve", "--storage", "mem://", "--addr", "18081"}, []string{"--addr 18081: want HOST:PORT, e.g. 127.0.0.1:18081"}},
-		{[]string{"serve", "--storage", "mem://", "--admin-addr", "9090"}, []string{"--admin-addr 9090: want HOST:PORT"}},
+		{[]string{"serve", "--storage", "mem://", "--admin-addr", "localhost"}, []string{"--admin-addr localhost: want HOST:PORT, e.g. localhost:8080 (or PORT alone for 127.0.0.1)"}},
 		{[]string{"serve", "--processing-after", "20"}, []string{"--processing-after 20: want a duration with a unit, e.g. 20s"}},
 		{[]string{"serve", "mem://", "--processing-interval", "20"}, []string{"--processing-interval 20: want a duration with a unit, e.g. 20s"}},
 		{[]string{"serve", "mem://", "--processing-max", "many"}, []string{"--processing-max many: want a whole number"}},

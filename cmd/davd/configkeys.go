@@ -73,13 +73,15 @@ func checkKeys(n *yaml.Node, t reflect.Type, where string, extra []string) error
 			if slices.Contains(extra, key.Value) {
 				continue
 			}
-			hint := ""
-			if s := closest(key.Value, allowed); s != "" {
-				hint = fmt.Sprintf(" (did you mean %q?)", s)
-			}
 			place := "at the top level"
 			if where != "" {
 				place = "in " + where
+			} else if r := removedFlag(key.Value); r != "" {
+				return fmt.Errorf("%d:%d: key %q was removed: %s", key.Line, key.Column, key.Value, r)
+			}
+			hint := ""
+			if s := closest(key.Value, allowed); s != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			return fmt.Errorf("%d:%d: unknown key %q %s%s; allowed there: %s",
 				key.Line, key.Column, key.Value, place, hint, strings.Join(allowed, ", "))

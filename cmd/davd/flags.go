@@ -41,8 +41,8 @@ func serveFlags() []cli.Flag {
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "processing-deny", Value: cli.NewStringSlice(processing.DefaultDeny()...), Usage: "User-Agent regular expressions that get no 102 in auto mode", EnvVars: env("processing-deny")}),
 		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Minute, Usage: "on SIGTERM, how long running requests may finish", EnvVars: env("shutdown-timeout")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "on-disconnect", Value: "finish", Usage: "when a COPY, MOVE or DELETE loses its client: finish (and log the result) or stop at the next member", EnvVars: env("on-disconnect")}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-addr", Usage: "address for /operations, /metrics and /healthz (default: off)", EnvVars: env("admin-addr")}),
-		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-remote-admin", Usage: "serve a non-loopback --admin-addr: anyone who can connect sees running operations (paths, user names) and metrics", EnvVars: env("allow-remote-admin")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-addr", Usage: "address for /operations, /metrics and /healthz; a bare port (9090 or :9090) listens on 127.0.0.1 only, a non-loopback host needs --admin-token-file (default: off)", EnvVars: env("admin-addr")}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "admin-token-file", Usage: "file holding the bearer token (16 characters or more) that every admin request but /healthz must send as Authorization: Bearer TOKEN; reloaded on SIGHUP", EnvVars: env("admin-token-file")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "realm", Value: defaultRealm, Usage: "realm of the HTTP Basic challenge (users come from the --config file and --htpasswd)", EnvVars: env("realm")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "htpasswd", Usage: "Apache htpasswd file of users (bcrypt entries, htpasswd -B), each served the whole storage with every permission; besides the --config file's users; reloaded on SIGHUP", EnvVars: env("htpasswd")}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "allow-anonymous", Usage: "serve a non-loopback --addr without users: anyone who can connect gets full access", EnvVars: env("allow-anonymous")}),
@@ -72,7 +72,8 @@ type config struct {
 	processing      processing.Config
 	shutdownTimeout time.Duration
 	onDisconnect    dav.OnDisconnect
-	adminAddr       string
+	adminAddr       string      // loopback for a bare port (adminListenAddr)
+	adminToken      *adminToken // nil without --admin-token-file
 	logger          *slog.Logger
 	expose          exposeConfig
 
@@ -106,7 +107,7 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		inlineActive:    c.Bool("inline-active-content"),
 		noUI:            c.Bool("no-ui"),
 		shutdownTimeout: c.Duration("shutdown-timeout"),
-		adminAddr:       c.String("admin-addr"),
+		adminAddr:       adminListenAddr(c.String("admin-addr")),
 
 		realm:             c.String("realm"),
 		allowAnonymous:    c.Bool("allow-anonymous"),
@@ -176,7 +177,14 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 	if err := checkExposure(cfg.addr, cfg.users, cfg.allowAnonymous); err != nil {
 		return cfg, err
 	}
-	if err := checkAdminExposure(cfg.adminAddr, c.Bool("allow-remote-admin")); err != nil {
+	tokenWarning := ""
+	if cfg.adminToken, tokenWarning, err = openAdminToken(c.String("admin-token-file")); err != nil {
+		return cfg, err
+	}
+	if cfg.adminToken != nil && cfg.adminAddr == "" {
+		return cfg, errNoAdminListener
+	}
+	if err := checkAdminExposure(cfg.adminAddr, cfg.adminToken != nil); err != nil {
 		return cfg, err
 	}
 	if cfg.processing.Max < 0 {
@@ -197,8 +205,13 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 			"through its visitors' browsers: list the origins that may (--cors-origin https://app.example.com), or configure users")
 	}
 
-	cfg.logger, err = newLogger(logOut, c.String("log-format"), c.String("log-level"))
-	return cfg, err
+	if cfg.logger, err = newLogger(logOut, c.String("log-format"), c.String("log-level")); err != nil {
+		return cfg, err
+	}
+	if tokenWarning != "" {
+		cfg.logger.Warn(tokenWarning)
+	}
+	return cfg, nil
 }
 
 // stateLimits reads the flags that bound what clients can make the server

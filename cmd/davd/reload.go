@@ -18,7 +18,8 @@ import (
 )
 
 // SIGHUP reloads the users (the --config file's users, anonymous and
-// realm, and the --htpasswd file) and the TLS certificate. A new handler
+// realm, and the --htpasswd file), the TLS certificate and the admin
+// token (--admin-token-file). A new handler
 // is built from the new users and replaces the old one for requests that
 // arrive afterwards; a request that has entered the old one finishes
 // under it. Every other setting is fixed at start.
@@ -184,12 +185,13 @@ func (rl *reloader) load(ctx context.Context) (userSet, string, error) {
 	return set, realm, nil
 }
 
-// watchSignals reloads, on every SIGHUP, the certificate (with --tls-cert)
-// and the users (with --config or --htpasswd; rl may be nil), until the
-// returned function is called. The signal is subscribed before it
-// returns; main subscribed earlier still, so a SIGHUP never meets its
-// default action, which is to terminate.
-func watchSignals(ctx context.Context, cert *certHolder, rl *reloader, log *slog.Logger) (stop func()) {
+// watchSignals reloads, on every SIGHUP, the certificate (with --tls-cert),
+// the admin token (with --admin-token-file; token may be nil) and the
+// users (with --config or --htpasswd; rl may be nil), until the returned
+// function is called. The signal is subscribed before it returns; main
+// subscribed earlier still, so a SIGHUP never meets its default action,
+// which is to terminate.
+func watchSignals(ctx context.Context, cert *certHolder, token *adminToken, rl *reloader, log *slog.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
@@ -209,11 +211,21 @@ func watchSignals(ctx context.Context, cert *certHolder, rl *reloader, log *slog
 					log.Info("certificate reloaded", "cert", cert.certFile)
 				}
 			}
+			if token != nil {
+				if warning, err := token.reload(); err != nil {
+					log.Error("admin token reload failed; still requiring the previous one", "err", err)
+				} else {
+					if warning != "" {
+						log.Warn(warning)
+					}
+					log.Info("admin token reloaded", "file", token.file)
+				}
+			}
 			if rl != nil {
 				rl.reload(ctx)
 			}
-			if cert == nil && rl == nil {
-				log.Info("SIGHUP: nothing to reload without --tls-cert, --config or --htpasswd")
+			if cert == nil && token == nil && rl == nil {
+				log.Info("SIGHUP: nothing to reload without --tls-cert, --admin-token-file, --config or --htpasswd")
 			}
 		}
 	}()

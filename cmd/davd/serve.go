@@ -190,7 +190,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	// Headers must arrive promptly; bodies and responses may take as long
 	// as the operation needs, which 102 Processing covers (see deadlines).
 	cfg.expose.configure(srv)
-	stopReload := watchSignals(ctx, cfg.expose.cert, rl, cfg.logger)
+	stopReload := watchSignals(ctx, cfg.expose.cert, cfg.adminToken, rl, cfg.logger)
 	defer stopReload()
 	cfg.logger.Info("davd serving", "storage", backend.Description, "state", stateURL, "url", cfg.expose.scheme()+"://"+ln.Addr().String()+cfg.prefix+"/",
 		"processing", cfg.processing.Mode.String(), "users", len(cfg.users), "anonymous", cfg.users == nil || cfg.anonymous != nil,
@@ -198,7 +198,7 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	if host, _, _ := net.SplitHostPort(cfg.addr); cfg.credentialsOptional() && !loopbackListen(host) && len(cfg.expose.allowedHosts) == 0 {
 		cfg.logger.Warn("requests without credentials are served only when they name a loopback name or an IP address as their host; name the others with --allowed-host")
 	}
-	adm.serve(tr.ops, backend, cfg.logger)
+	adm.serve(tr.ops, backend, st, cfg.adminToken, cfg.logger)
 	if onListen != nil {
 		onListen(ln.Addr())
 	}

@@ -316,11 +316,11 @@ func checkExposure(addr string, users []userConfig, allowAnonymous bool) error {
 		"add users to the --config file (see davd.example.yaml), listen on 127.0.0.1, or pass --allow-anonymous", addr)
 }
 
-// checkAdminExposure refuses a non-loopback --admin-addr unless
-// allowRemote: the admin listener has no authentication, and its
-// /operations shows the paths and user names of running operations.
-func checkAdminExposure(addr string, allowRemote bool) error {
-	if addr == "" || allowRemote {
+// checkAdminExposure refuses a non-loopback --admin-addr without a
+// token: its /operations shows the paths and user names of operations,
+// and its /metrics what the server does.
+func checkAdminExposure(addr string, hasToken bool) error {
+	if addr == "" || hasToken {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)
@@ -330,8 +330,8 @@ func checkAdminExposure(addr string, allowRemote bool) error {
 	if loopbackListen(host) {
 		return nil
 	}
-	return fmt.Errorf("--admin-addr %s is reachable from other machines and the admin listener has no authentication: "+
-		"listen on 127.0.0.1, or pass --allow-remote-admin", addr)
+	return fmt.Errorf("--admin-addr %s is reachable from other machines: require a bearer token with --admin-token-file FILE, "+
+		"or listen on loopback (a bare port such as 9090 does)", addr)
 }
 
 // loopbackListen reports whether listening on host (of a host:port) is
