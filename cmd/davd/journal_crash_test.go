@@ -22,9 +22,12 @@ import (
 )
 
 // The tree of the crash trials: 8 collections of 5 of 50 files (2,000
-// files, 49 collections).
+// files, 49 collections); on a bucket, where each member is a request
+// to the S3 server and the race detector slows davd down, 25 files each
+// (1,000 files), to keep the 20 trials within a minute or two.
 const (
 	jtop, jsub, jper = 8, 5, 50
+	jperS3           = 25
 	jtrials          = 20
 	// jgiveUp stops a scenario after this many incomplete trials: one
 	// is enough to fail, and each costs up to jstall.
@@ -33,7 +36,8 @@ const (
 
 // TestJournalCrash kills davd with SIGKILL at random points of a MOVE
 // across devices, a COPY and a DELETE of a tree of 2,000 files on a
-// directory, and of a MOVE, a COPY and a DELETE on a bucket, 20 trials
+// directory, and of a MOVE, a COPY and a DELETE of 1,000 files on a
+// bucket, 20 trials
 // each, restarts it on the same storage and state, and checks that every
 // trial ends with the uninterrupted operation's result (or, killed before
 // the operation began, with the tree untouched): no split tree, no member
@@ -65,7 +69,7 @@ func crashScenario(t *testing.T, sc jscenario) {
 	if sc.s3 {
 		srv = s3test.Start(t)
 	}
-	j := newJTrial(t, sc, srv, 0, jtop, jsub, jper)
+	j := newJTrial(t, sc, srv, 0, jtop, jsub, sc.per())
 	d := j.site.start(t)
 	j.prepare(t, d.base)
 	if sc.s3 {
@@ -113,6 +117,14 @@ func crashScenario(t *testing.T, sc jscenario) {
 		sc.name, outcomes["complete"], ran, outcomes["untouched"], when["before start"], when["during"], when["after"], probes)
 }
 
+// per is the number of files per collection of sc's crash trials.
+func (sc jscenario) per() int {
+	if sc.s3 {
+		return jperS3
+	}
+	return jper
+}
+
 // jresult is what one crash trial saw.
 type jresult struct {
 	delay    time.Duration
@@ -129,7 +141,7 @@ type jresult struct {
 // uninterrupted operation (S3).
 func crashTrial(t *testing.T, sc jscenario, srv *s3test.Server, n int, full time.Duration, copies int64) jresult {
 	t.Helper()
-	j := newJTrial(t, sc, srv, n, jtop, jsub, jper)
+	j := newJTrial(t, sc, srv, n, jtop, jsub, sc.per())
 	d := j.site.start(t)
 	j.prepare(t, d.base)
 	if sc.s3 {
@@ -203,13 +215,15 @@ func (j *jtrial) probeResume(t *testing.T, base string, problems []string) (stri
 		}
 		return "423", problems
 	}
+	label := fmt.Sprintf("%d after the end", code)
 	if s := j.site.scan(t, false); j.sc.state(j.tr, s) != "complete" {
+		label = fmt.Sprintf("%d while it ran", code)
 		problems = append(problems, fmt.Sprintf("PUT %s during the resume answered %d, not 423, while the operation ran (%s)", name, code, j.sc.describe(j.tr, s)))
 	}
 	if code/100 == 2 {
 		j.probed = name
 	}
-	return fmt.Sprintf("%d after the end", code), problems
+	return label, problems
 }
 
 // notCopiedAgain checks that the members found copied at the kill were

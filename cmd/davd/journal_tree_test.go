@@ -468,12 +468,12 @@ func (j *jtrial) await(t *testing.T) (string, jscan) {
 func (j *jtrial) awaitWritable(t *testing.T, base string) []string {
 	t.Helper()
 	var problems []string
-	method, target := "MKCOL", jsrc
+	method, target, content := "MKCOL", jsrc, ""
 	if j.sc.method == "COPY" {
-		method, target = "PUT", j.sc.dst()+"/probe-finished.txt"
+		method, target, content = "PUT", j.sc.dst()+"/probe-finished.txt", "probe"
 	}
 	for deadline := time.Now().Add(jdeadline); ; time.Sleep(50 * time.Millisecond) {
-		code, _, body := sendReq(method, base+target, nil, "probe")
+		code, _, body := sendReq(method, base+target, nil, content)
 		if code == http.StatusLocked {
 			if strings.TrimSpace(body) == "" {
 				problems = append(problems, fmt.Sprintf("%s %s answered 423 without a reason", method, target))
@@ -615,7 +615,11 @@ func (j *jtrial) checkRecreated(t *testing.T, base string) []string {
 	file := j.tr.files[0] // every 50th, the first included, has a property
 	steps := []struct{ method, name string }{{"MKCOL", "d01"}, {"MKCOL", "d00"}, {"MKCOL", path.Dir(file)}, {"PUT", file}}
 	for _, st := range steps {
-		if code, _, body := sendReq(st.method, base+under(jsrc, st.name), nil, "again"); code != http.StatusCreated {
+		content := ""
+		if st.method == "PUT" {
+			content = "again"
+		}
+		if code, _, body := sendReq(st.method, base+under(jsrc, st.name), nil, content); code != http.StatusCreated {
 			return append(problems, fmt.Sprintf("%s %s again = %d %.200s", st.method, under(jsrc, st.name), code, body))
 		}
 	}
