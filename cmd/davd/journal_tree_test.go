@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,7 +117,7 @@ func (sc jscenario) wantStatus() int {
 // jscan is what the storage holds, read behind davd's back.
 type jscan struct {
 	files    map[string]string      // served path -> content ("" unless read)
-	infos    map[string]fs.FileInfo // served path -> file info (on a directory)
+	infos    map[string]fs.FileInfo // served path -> file info (read with content on S3)
 	dirs     map[string]bool        // served paths of collections
 	reserved []string               // reserved names (".davd…") but davd's own /.davd
 }
@@ -174,8 +173,7 @@ type jsite struct {
 	dir    string   // the served directory; "" on S3
 	args   []string // davd's storage and state flags on S3
 	s3     *s3test.Server
-	prefix string        // of the bucket's keys, on S3
-	copies *atomic.Int64 // server-side copies davd asked for, on S3
+	prefix string // of the bucket's keys, on S3
 }
 
 // newJSite stores a fresh tree, and the file to lock, for trial n of sc
@@ -187,18 +185,13 @@ func newJSite(t *testing.T, sc jscenario, srv *s3test.Server, n int, tr *jtree) 
 		files[under(jsrc, f)] = tr.content[f]
 	}
 	if sc.s3 {
-		site := &jsite{s3: srv, prefix: fmt.Sprintf("t%02d", n), copies: new(atomic.Int64)}
+		site := &jsite{s3: srv, prefix: fmt.Sprintf("t%02d", n)}
 		seed := map[string]string{}
 		for name, content := range files {
 			seed[site.prefix+name] = content
 		}
 		srv.Seed(seed)
-		via := srv.Watching(t, func(r *http.Request) {
-			if r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "" {
-				site.copies.Add(1)
-			}
-		})
-		site.args = []string{"--storage", srv.URLVia(via, site.prefix), "--state", "sqlite://" + filepath.Join(t.TempDir(), "state.db")}
+		site.args = []string{"--storage", srv.URL(site.prefix), "--state", "sqlite://" + filepath.Join(t.TempDir(), "state.db")}
 		return site
 	}
 	site := &jsite{dir: t.TempDir()}
@@ -235,6 +228,16 @@ func (s *jsite) startSlow(t *testing.T, latency string, extra ...string) *crasha
 	return spawnDavd(t, "", append(args, extra...)...)
 }
 
+// file is where the site's member name is on disk: in the directory, or
+// in versitygw's posix storage, where every object is a file of its own,
+// written anew by each PUT or server-side copy.
+func (s *jsite) file(name string) string {
+	if s.s3 != nil {
+		return filepath.Join(s.s3.Dir(), s.s3.Bucket, filepath.FromSlash(s.prefix+name))
+	}
+	return filepath.Join(s.dir, filepath.FromSlash(name))
+}
+
 // scan reads the site behind davd's back; the files' content too when
 // withContent.
 func (s *jsite) scan(t *testing.T, withContent bool) jscan {
@@ -268,11 +271,14 @@ func (s *jsite) scan(t *testing.T, withContent bool) jscan {
 				}
 				sc.files[name] = ""
 				if withContent {
-					b, err := os.ReadFile(filepath.Join(s.s3.Dir(), s.s3.Bucket, filepath.FromSlash(key)))
+					b, err := os.ReadFile(s.file(name))
 					if err != nil {
 						t.Fatalf("read %s behind versitygw: %v", key, err)
 					}
 					sc.files[name] = string(b)
+					if fi, err := os.Stat(s.file(name)); err == nil {
+						sc.infos[name] = fi
+					}
 				}
 			}
 		}
