@@ -39,7 +39,8 @@ type crashable struct {
 }
 
 // spawnDavd starts davd serving dir in a child process, with the flags
-// args before dir, and waits until it answers.
+// args before dir, and waits until it answers. With dir "" the storage is
+// given by args (--storage).
 func spawnDavd(t *testing.T, dir string, args ...string) *crashable {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -48,7 +49,11 @@ func spawnDavd(t *testing.T, dir string, args ...string) *crashable {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(os.Args[0], append(append([]string{"serve", "--addr", addr, "--log-level", "error"}, args...), dir)...)
+	args = append([]string{"serve", "--addr", addr, "--log-level", "error"}, args...)
+	if dir != "" {
+		args = append(args, dir)
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "DAVD_TEST_AS_DAVD=1")
 	out := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
