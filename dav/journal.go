@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"davd/processing"
@@ -70,7 +71,13 @@ type Journal struct {
 	Off bool
 
 	background sync.WaitGroup
+	finished   atomic.Int64 // operations finished, for pruning every pruneEvery
 }
+
+// pruneEvery is how many finished operations go by between two prunes of
+// the finished records, besides the hourly one: the count stays bounded
+// however many operations an hour brings.
+const pruneEvery = 100
 
 // NewJournal returns a Journal with the default intervals and a fresh
 // instance name.
@@ -282,6 +289,11 @@ func (e *journalEntry) finish(ctx context.Context, res treeResult) state.Operati
 	}
 	if err := e.h.state.FinishOperation(sctx, op); err != nil {
 		e.h.log.Warn("operation's end not recorded", "id", op.ID, "err", err)
+	}
+	if j := e.h.journal; j.finished.Add(1)%pruneEvery == 0 {
+		if err := e.h.state.PruneOperations(sctx, j.KeepFor, j.Keep); err != nil {
+			e.h.log.Warn("pruning finished operations", "err", err)
+		}
 	}
 	return op
 }
