@@ -139,8 +139,25 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if exists {
 		job.dstInfo = dstInfo
 	}
+	job.byCopies = isMove && (h.fs.MovesByCopy() || !h.sameDevice(ctx, path.Dir(src), path.Dir(dst)))
 	handedOff = true
 	return h.runJob(w, r, job, release)
+}
+
+// sameDevice reports whether collections a and b are on one device, so
+// that a rename between them can work; true when the storage cannot tell.
+func (h *Handler) sameDevice(ctx context.Context, a, b string) bool {
+	if a == b {
+		return true
+	}
+	ai, aerr := h.fs.Stat(ctx, a)
+	bi, berr := h.fs.Stat(ctx, b)
+	if aerr != nil || berr != nil {
+		return true
+	}
+	ad, _, aok := storage.FileID(ai)
+	bd, _, bok := storage.FileID(bi)
+	return !aok || !bok || ad == bd
 }
 
 // clearDestination removes an existing destination, with its state,

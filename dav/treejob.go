@@ -24,6 +24,9 @@ type treeJob struct {
 	srcInfo, dstInfo os.FileInfo
 	srcDir           bool
 	exists, dstDir   bool // the destination existed, as a collection
+	// byCopies is true for a MOVE that is not one rename: on storage
+	// without rename, or across devices.
+	byCopies bool
 	// resumed is true for a job taken from the journal after its first
 	// run was interrupted; phase is where that run stood (journal.go).
 	resumed bool
@@ -48,26 +51,28 @@ type treeResult struct {
 	stopped bool
 }
 
-// journaled reports whether the job is journaled from its start: a DELETE,
-// COPY or MOVE of a collection (or over one), and every MOVE on storage
-// without rename. A MOVE of a file that turns out to cross devices is
-// journaled when it does (moveWork).
-func (j *treeJob) journaled(movesByCopy bool) bool {
+// journaled reports whether the job is journaled from its start: a DELETE
+// or COPY of a collection (or over one), and a MOVE by copies. A MOVE by
+// one rename is atomic and needs none (its intent keeps the state in
+// step, recover.go): journaling it would double its cost for nothing. One
+// that turns out to cross devices after all is journaled when it does
+// (moveWork).
+func (j *treeJob) journaled() bool {
 	switch j.method {
 	case "DELETE":
 		return j.srcDir
 	case "COPY":
 		return (j.srcDir && j.deep) || j.dstDir
 	}
-	return j.srcDir || j.dstDir || movesByCopy
+	return j.byCopies
 }
 
 // firstPhase is the phase a job's record starts in.
-func (j *treeJob) firstPhase(movesByCopy bool) string {
+func (j *treeJob) firstPhase() string {
 	switch {
 	case j.method == "DELETE":
 		return phaseRemove
-	case j.method == "MOVE" && !movesByCopy:
+	case j.method == "MOVE" && !j.byCopies:
 		return phaseRename
 	case j.exists:
 		return phaseClear
@@ -76,13 +81,13 @@ func (j *treeJob) firstPhase(movesByCopy bool) string {
 }
 
 // record is the job's journal record, before it starts.
-func (j *treeJob) record(user string, async, movesByCopy bool) state.Operation {
+func (j *treeJob) record(user string, async bool) state.Operation {
 	depth := "infinity"
 	if !j.deep {
 		depth = "0"
 	}
 	return state.Operation{User: user, Method: j.method, Src: j.src, Dst: j.dst, Depth: depth,
-		Overwrite: j.overwrite, Async: async, Phase: j.firstPhase(movesByCopy)}
+		Overwrite: j.overwrite, Async: async, Phase: j.firstPhase()}
 }
 
 // runJob runs a job whose preconditions its request has checked, holding
@@ -90,13 +95,13 @@ func (j *treeJob) record(user string, async, movesByCopy bool) state.Operation {
 // first; with Prefer: respond-async it then runs in the background and
 // the request is answered 202 at once (async.go).
 func (h *Handler) runJob(w http.ResponseWriter, r *http.Request, job *treeJob, release func()) error {
-	journaled := !h.journal.Off && job.journaled(h.fs.MovesByCopy())
+	journaled := !h.journal.Off && job.journaled()
 	async := journaled && prefersAsync(r)
 	ctx, cancel, done := h.operationContext(r, async)
 	job.progress, job.cancel = processing.FromContext(ctx), cancel
 	if journaled {
-		job.phase = job.firstPhase(h.fs.MovesByCopy())
-		e, err := h.startEntry(ctx, job.record(UserFrom(ctx), async, h.fs.MovesByCopy()), job.progress, cancel)
+		job.phase = job.firstPhase()
+		e, err := h.startEntry(ctx, job.record(UserFrom(ctx), async), job.progress, cancel)
 		if err != nil {
 			done()
 			release()

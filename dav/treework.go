@@ -187,7 +187,7 @@ func (job *treeJob) setPhase(ctx context.Context, phase string) error {
 }
 
 func (h *Handler) moveWork(ctx context.Context, job *treeJob) treeResult {
-	if h.fs.MovesByCopy() || job.phase == phaseClear || job.phase == phaseCopy {
+	if job.byCopies || h.fs.MovesByCopy() || job.phase == phaseClear || job.phase == phaseCopy {
 		return h.moveByCopy(ctx, job)
 	}
 	if job.resumed {
@@ -210,10 +210,11 @@ func (h *Handler) moveWork(ctx context.Context, job *treeJob) treeResult {
 		phase = phaseClear
 	}
 	job.progress.SetTotal(0, 0)
+	job.byCopies = true
 	switch {
 	case job.entry == nil && !h.journal.Off:
 		job.phase = phase
-		e, err := h.startEntry(ctx, job.record(UserFrom(ctx), false, true), job.progress, job.cancel)
+		e, err := h.startEntry(ctx, job.record(UserFrom(ctx), false), job.progress, job.cancel)
 		if err != nil {
 			return failed(err)
 		}
