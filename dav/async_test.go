@@ -466,3 +466,60 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 	}
 	return cond()
 }
+
+// TestResumeCopyCounts resumes a COPY interrupted half way (its record
+// says 31 resources copied, and /dst holds them): the resumed walk
+// reports every member again, kept or copied, and the final record
+// must count each resource of the tree once, not those 31 twice.
+func TestResumeCopyCounts(t *testing.T) {
+	_, dir := asyncServer(t, 0)
+	for f := range asyncFiles {
+		sub := filepath.Join(dir, "dst", "d0")
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%d", f)), []byte(asyncContent(0, f)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	st, err := state.Open(ctx, "memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	op, err := st.StartOperation(ctx, state.Operation{ID: randomID(), Instance: "gone", User: "alice", Method: "COPY",
+		Src: "/src", Dst: "/dst", Depth: "infinity", Overwrite: true, Async: true, Phase: phaseCopy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Resources, op.Bytes = 2+asyncFiles, 100
+	if _, err := st.SaveOperation(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	root, err := storage.NewRootFs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	j := NewJournal()
+	if err := j.Resume(ctx, storage.NewFileSystem(root), st, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := j.Wait(wctx); err != nil {
+		t.Fatal(err)
+	}
+	end, err := st.Operation(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end.State != state.OpFinished || end.Status != http.StatusCreated || end.Resumed != 1 {
+		t.Errorf("resumed COPY: state %q status %d resumed %d", end.State, end.Status, end.Resumed)
+	}
+	if end.Resources != asyncMembers {
+		t.Errorf("resumed COPY counted %d resources, the tree has %d", end.Resources, asyncMembers)
+	}
+	checkTree(t, dir, "dst")
+}
