@@ -303,8 +303,11 @@ func TestAsyncCancel(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.body), &end); err != nil {
 		t.Fatal(err)
 	}
-	if end.State != state.OpCancelled || end.Status != http.StatusServiceUnavailable || end.Error == "" || end.Finished == nil {
+	if end.State != state.OpCancelled || end.Status != http.StatusServiceUnavailable || end.Error != "cancelled by its user" || end.Finished == nil {
 		t.Errorf("cancelled record: %+v", end)
+	}
+	if len(end.Failures) != 0 {
+		t.Errorf("cancelled record lists %d failures, first %+v: the members left undone are not failures", len(end.Failures), end.Failures[0])
 	}
 	if end.Resources >= asyncMembers || end.Resources == 0 {
 		t.Errorf("cancelled COPY counted %d resources of %d", end.Resources, asyncMembers)
@@ -337,7 +340,7 @@ func TestAsyncCancel(t *testing.T) {
 	if files == 0 || files >= asyncDirs*asyncFiles {
 		t.Errorf("cancelled COPY left %d files of %d", files, asyncDirs*asyncFiles)
 	}
-	t.Logf("cancelled after %d resources, %d files", end.Resources, files)
+	t.Logf("cancelled after %d resources, %d files, %d failures", end.Resources, files, len(end.Failures))
 }
 
 // TestAsyncMonitorAccess checks who sees a monitor, and which names are
@@ -522,4 +525,31 @@ func TestResumeCopyCounts(t *testing.T) {
 		t.Errorf("resumed COPY counted %d resources, the tree has %d", end.Resources, asyncMembers)
 	}
 	checkTree(t, dir, "dst")
+}
+
+// TestAsyncPrefix serves the tree under /dav: the monitor is below the
+// prefix, and the record's paths are the client's.
+func TestAsyncPrefix(t *testing.T) {
+	backend := storage.NewMemFs()
+	makeTree(t, backend, "/src", 3, 5, 10)
+	srv := userServer(t, backend, nil, Config{Prefix: "/dav"})
+	resp := do(t, "COPY", srv.URL+"/dav/src", map[string]string{"X-User": "alice", "Prefer": "respond-async", "Destination": srv.URL + "/dav/dst"}, "")
+	loc := resp.header.Get("Location")
+	if resp.status != http.StatusAccepted || !regexp.MustCompile(`^/dav/\.davd/operations/[0-9a-f]{32}$`).MatchString(loc) {
+		t.Fatalf("COPY under a prefix = %d, Location %q", resp.status, loc)
+	}
+	end := waitMonitor(t, srv, "alice", loc)
+	checkFinished(t, end, http.StatusCreated, 1+3+15)
+	if end.Source != "/dav/src" || end.Destination != "/dav/dst" || end.Monitor != loc {
+		t.Errorf("record under a prefix: %+v", end)
+	}
+	if resp := do(t, "HEAD", srv.URL+loc, map[string]string{"X-User": "alice"}, ""); resp.status != http.StatusOK || resp.body != "" {
+		t.Errorf("HEAD of the monitor = %d %q", resp.status, resp.body)
+	}
+	if st, _ := getMonitor(t, srv, "alice", strings.TrimPrefix(loc, "/dav")); st != http.StatusNotFound {
+		t.Errorf("the monitor outside the prefix = %d, want 404", st)
+	}
+	if resp := do(t, "GET", srv.URL+"/dav/dst/d2/f4", map[string]string{"X-User": "alice"}, ""); resp.status != http.StatusOK {
+		t.Errorf("copied member = %d", resp.status)
+	}
 }

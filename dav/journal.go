@@ -282,6 +282,12 @@ func (e *journalEntry) finish(ctx context.Context, res treeResult) state.Operati
 		if len(op.Failures) == state.MaxFailures {
 			break
 		}
+		if res.stopped && f.status == http.StatusServiceUnavailable {
+			// Left undone because the operation stopped, which its state
+			// says: only the members of the listings being walked at that
+			// moment are reported, an arbitrary few of those undone.
+			continue
+		}
 		op.Failures = append(op.Failures, state.MemberFailure{Path: f.name, Status: f.status})
 	}
 	if err := e.h.state.FinishOperation(sctx, op); err != nil {
