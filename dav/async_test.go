@@ -553,3 +553,48 @@ func TestAsyncPrefix(t *testing.T) {
 		t.Errorf("copied member = %d", resp.status)
 	}
 }
+
+// TestResumeCancelled resumes an operation whose user asked to cancel it
+// while it was abandoned (its instance dead): it is not carried on, but
+// ends cancelled, with what the first run did left as it is.
+func TestResumeCancelled(t *testing.T) {
+	_, dir := asyncServer(t, 0)
+	ctx := context.Background()
+	st, err := state.Open(ctx, "memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	op, err := st.StartOperation(ctx, state.Operation{ID: randomID(), Instance: "gone", User: "alice", Method: "COPY",
+		Src: "/src", Dst: "/dst", Depth: "infinity", Overwrite: true, Async: true, Phase: phaseCopy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RequestCancel(ctx, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	root, err := storage.NewRootFs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	j := NewJournal()
+	if err := j.Resume(ctx, storage.NewFileSystem(root), st, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := j.Wait(wctx); err != nil {
+		t.Fatal(err)
+	}
+	end, err := st.Operation(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end.State != state.OpCancelled || end.Error != "cancelled by its user" || end.Resumed != 1 {
+		t.Errorf("resumed after a cancel request: state %q error %q resumed %d", end.State, end.Error, end.Resumed)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dst", "d9", "f29")); !os.IsNotExist(err) {
+		t.Errorf("the cancelled COPY was carried on: %v", err)
+	}
+}
