@@ -141,6 +141,11 @@ type journalEntry struct {
 	// base is the progress saved by the attempts before this one (a
 	// resumed operation), added to progress's counts.
 	baseResources, baseBytes int64
+	// recounts is true for a COPY resumed in its copy phase, whose walk
+	// (storage.ResumeCopy) reports again every member the attempts
+	// before counted: its resources are the larger of base and progress,
+	// not their sum (its bytes are only those copied, and add up).
+	recounts bool
 
 	mu sync.Mutex
 	op state.Operation
@@ -167,7 +172,8 @@ func (h *Handler) startEntry(ctx context.Context, op state.Operation, progress *
 // resumeEntry is the entry of a record taken over to be resumed.
 func (h *Handler) resumeEntry(op state.Operation, progress *processing.Progress, cancel context.CancelCauseFunc) *journalEntry {
 	e := &journalEntry{h: h, progress: progress, cancel: cancel, op: op,
-		baseResources: op.Resources, baseBytes: op.Bytes}
+		baseResources: op.Resources, baseBytes: op.Bytes,
+		recounts: op.Method == "COPY" && op.Phase == phaseCopy}
 	e.startSaver()
 	return e
 }
@@ -197,6 +203,9 @@ func (e *journalEntry) snapshot() state.Operation {
 	res, totalRes, bytes, totalBytes, current := e.progress.Snapshot()
 	op := e.op
 	op.Resources, op.Bytes = e.baseResources+res, e.baseBytes+bytes
+	if e.recounts {
+		op.Resources = max(e.baseResources, res)
+	}
 	if totalRes > 0 {
 		op.TotalResources = totalRes
 	}
@@ -284,6 +293,12 @@ func (e *journalEntry) finish(ctx context.Context, res treeResult) state.Operati
 	for _, f := range res.failures {
 		if len(op.Failures) == state.MaxFailures {
 			break
+		}
+		if res.stopped && f.status == http.StatusServiceUnavailable {
+			// Left undone because the operation stopped, which its state
+			// says: only the members of the listings being walked at that
+			// moment are reported, an arbitrary few of those undone.
+			continue
 		}
 		op.Failures = append(op.Failures, state.MemberFailure{Path: f.name, Status: f.status})
 	}

@@ -139,6 +139,11 @@ func (h *Handler) resume(job *treeJob, op state.Operation) {
 	defer func() { stop(); cancel(nil) }()
 	job.progress, job.cancel = progress, cancel
 	job.entry = h.resumeEntry(op, progress, cancel)
+	if op.CancelRequested {
+		// Its user cancelled it while it was abandoned: it stops at once,
+		// with what was done left as it is.
+		cancel(errCancelled)
+	}
 	h.log.Warn("resuming an interrupted operation", append(logAttrs(op), "phase", op.Phase, "resumed", op.Resumed)...)
 	end := job.entry.finish(ctx, h.work(ctx, job))
 	h.log.Info("resumed operation ended", append(logAttrs(end), "state", end.State, "status", end.Status, "resources", end.Resources)...)
