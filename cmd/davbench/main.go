@@ -64,7 +64,7 @@ func main() {
 }
 
 // The groups of rows, in the order they run; BENCH_ONLY selects some.
-var groups = []string{"propfind", "depth1", "copy", "delete", "move", "state", "postgres", "get4k", "propfind0", "emitter", "get1g", "put1g", "s3"}
+var groups = []string{"propfind", "depth1", "copy", "delete", "move", "journal", "state", "postgres", "get4k", "propfind0", "emitter", "get1g", "put1g", "s3"}
 
 // config is the validated settings of one benchmark run.
 type config struct {
@@ -251,7 +251,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 	if cfg.big {
 		sizes = append(sizes, tree1M)
 	}
-	needTrees := cfg.wants("propfind") || cfg.wants("copy") || cfg.wants("delete") || cfg.wants("move")
+	needTrees := cfg.wants("propfind") || cfg.wants("copy") || cfg.wants("delete") || cfg.wants("move") || cfg.wants("journal")
 	var trees []treeSpec
 	if needTrees {
 		trees = append(trees, sizes...)
@@ -357,6 +357,12 @@ func (b *bench) plan(sizes []treeSpec) []step {
 	for _, t := range sizes {
 		steps = append(steps, step{"move", func(ctx context.Context) row { return b.moveRow(ctx, t) }})
 	}
+	for _, fn := range []func(context.Context, treeSpec) row{b.journalCopyRow, b.journalMoveRow, b.journalDeleteRow} {
+		for _, t := range sizes {
+			steps = append(steps, step{"journal", func(ctx context.Context) row { return fn(ctx, t) }})
+		}
+	}
+	steps = append(steps, step{"journal", b.journalPutRow})
 	for _, op := range []string{"DELETE", "MOVE", "COPY"} {
 		steps = append(steps, step{"state", func(ctx context.Context) row { return b.stateRow(ctx, op) }})
 	}
