@@ -1,8 +1,9 @@
 // Command davbench measures davd against its references on the same trees,
 // in the same run: find, cp -r, rm -rf and mv for the tree operations, and
 // a plain golang.org/x/net/webdav Handler over webdav.Dir (in a process of
-// its own) for everything. It prints one Markdown table of medians, ratios
-// and targets. Run it with `make bench`; it needs nothing beyond loopback.
+// its own) for everything; the journal rows (journal.go) time davd against
+// itself started with --no-journal. It prints one Markdown table of
+// medians, ratios and targets. Run it with `make bench`; it needs nothing beyond loopback.
 //
 // Settings come from flags or, as defaults, the environment:
 //
