@@ -1,8 +1,9 @@
 // Command davbench measures davd against its references on the same trees,
 // in the same run: find, cp -r, rm -rf and mv for the tree operations, and
 // a plain golang.org/x/net/webdav Handler over webdav.Dir (in a process of
-// its own) for everything. It prints one Markdown table of medians, ratios
-// and targets. Run it with `make bench`; it needs nothing beyond loopback.
+// its own) for everything; the journal rows (journal.go) time davd against
+// itself started with --no-journal. It prints one Markdown table of
+// medians, ratios and targets. Run it with `make bench`; it needs nothing beyond loopback.
 //
 // Settings come from flags or, as defaults, the environment:
 //
@@ -64,7 +65,7 @@ func main() {
 }
 
 // The groups of rows, in the order they run; BENCH_ONLY selects some.
-var groups = []string{"propfind", "depth1", "copy", "delete", "move", "state", "postgres", "get4k", "propfind0", "emitter", "get1g", "put1g", "s3"}
+var groups = []string{"propfind", "depth1", "copy", "delete", "move", "journal", "state", "postgres", "get4k", "propfind0", "emitter", "get1g", "put1g", "s3"}
 
 // config is the validated settings of one benchmark run.
 type config struct {
@@ -251,7 +252,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) error {
 	if cfg.big {
 		sizes = append(sizes, tree1M)
 	}
-	needTrees := cfg.wants("propfind") || cfg.wants("copy") || cfg.wants("delete") || cfg.wants("move")
+	needTrees := cfg.wants("propfind") || cfg.wants("copy") || cfg.wants("delete") || cfg.wants("move") || cfg.wants("journal")
 	var trees []treeSpec
 	if needTrees {
 		trees = append(trees, sizes...)
@@ -357,6 +358,12 @@ func (b *bench) plan(sizes []treeSpec) []step {
 	for _, t := range sizes {
 		steps = append(steps, step{"move", func(ctx context.Context) row { return b.moveRow(ctx, t) }})
 	}
+	for _, fn := range []func(context.Context, treeSpec) row{b.journalCopyRow, b.journalMoveRow, b.journalDeleteRow} {
+		for _, t := range sizes {
+			steps = append(steps, step{"journal", func(ctx context.Context) row { return fn(ctx, t) }})
+		}
+	}
+	steps = append(steps, step{"journal", b.journalPutRow})
 	for _, op := range []string{"DELETE", "MOVE", "COPY"} {
 		steps = append(steps, step{"state", func(ctx context.Context) row { return b.stateRow(ctx, op) }})
 	}

@@ -144,13 +144,23 @@ func takesValue(f cli.Flag) bool {
 	return true
 }
 
-// flagNames lists the names of flags, help included.
+// flagNames lists the names of the visible flags, help included.
 func flagNames(flags []cli.Flag) []string {
 	var names []string
 	for _, f := range flags {
-		names = append(names, f.Names()...)
+		if visible(f) {
+			names = append(names, f.Names()...)
+		}
 	}
 	return names
+}
+
+// visible reports whether f is one users are told about: in help, the man
+// page, completion, suggestions and config file keys. A hidden flag (such
+// as --no-journal, for make bench) works on the command line only.
+func visible(f cli.Flag) bool {
+	v, ok := f.(cli.VisibleFlag)
+	return !ok || v.IsVisible()
 }
 
 func unknownFlag(c *cli.Context, name string) error {

@@ -69,13 +69,14 @@ func wantSame(t *testing.T, what string, got, want []string) {
 }
 
 // TestCompletionScripts: `davd completion SHELL` prints a script the shell
-// parses, and that completes commands, flags and shells by asking the
-// binary, in bash and fish; zsh registers it for davd.
+// parses, and that completes commands, flags (not hidden ones) and shells
+// by asking the binary, in bash and fish; zsh registers it for davd.
 func TestCompletionScripts(t *testing.T) {
 	t.Parallel()
 	dir, env := davdOnPath(t)
 	davd := filepath.Join(dir, "davd")
 	readFlags := []string{"--read-header-timeout", "--read-only", "--read-timeout"}
+	noFlags := []string{"--no-ui"} // not the hidden --no-journal
 
 	t.Run("bash", func(t *testing.T) {
 		t.Parallel()
@@ -103,6 +104,7 @@ func TestCompletionScripts(t *testing.T) {
 			return out
 		}
 		wantSame(t, "davd serve --read", complete("davd", "serve", "--read"), readFlags)
+		wantSame(t, "davd serve --no-", complete("davd", "serve", "--no-"), noFlags)
 		wantSame(t, "davd co", complete("davd", "co"), []string{"completion"})
 		wantSame(t, "davd completion ", complete("davd", "completion", ""), []string{"bash", "fish", "zsh"})
 	})
@@ -134,6 +136,7 @@ func TestCompletionScripts(t *testing.T) {
 			return out
 		}
 		wantSame(t, "davd serve --read", complete("davd serve --read"), readFlags)
+		wantSame(t, "davd serve --no-", complete("davd serve --no-"), noFlags)
 		wantSame(t, "davd co", complete("davd co"), []string{"completion"})
 		wantSame(t, "davd completion ", complete("davd completion "), []string{"bash", "fish", "zsh"})
 	})
@@ -150,7 +153,8 @@ func TestCompletionScripts(t *testing.T) {
 }
 
 // TestManPage: `davd man` (what `make man` writes to dist/davd.1) renders
-// with groff and names every command and every flag of davd serve.
+// with groff and names every command and every visible flag of davd serve,
+// and no hidden one.
 func TestManPage(t *testing.T) {
 	t.Parallel()
 	dir, env := davdOnPath(t)
@@ -164,12 +168,25 @@ func TestManPage(t *testing.T) {
 		t.Errorf("the man page has no NAME line:\n%.500s", text)
 	}
 	names := []string{"serve", "hash-password", "completion", "man", "version", "--version", "--help"}
+	var hidden []string
 	for _, f := range serveFlags() {
-		names = append(names, "--"+f.Names()[0])
+		if visible(f) {
+			names = append(names, "--"+f.Names()[0])
+		} else {
+			hidden = append(hidden, "--"+f.Names()[0])
+		}
 	}
 	for _, n := range names {
 		if !strings.Contains(text, n) {
 			t.Errorf("the rendered man page does not name %s", n)
+		}
+	}
+	if len(hidden) == 0 {
+		t.Error("serveFlags has no hidden flag; this test expects --no-journal")
+	}
+	for _, n := range hidden {
+		if strings.Contains(text, n) {
+			t.Errorf("the rendered man page names the hidden flag %s", n)
 		}
 	}
 

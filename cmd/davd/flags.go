@@ -56,6 +56,9 @@ func serveFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-dead-bytes", Value: "1MiB", Usage: "most bytes of dead properties per resource; a PROPPATCH past it gets 507 (0 = no limit)", EnvVars: env("max-dead-bytes")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("log-format")}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("log-level")}),
+		// Hidden, and on the command line only (no environment variable,
+		// no config key): it exists for make bench, not for deployments.
+		&cli.BoolFlag{Name: "no-journal", Hidden: true, Usage: "journal nothing (operations interrupted by a crash are then left half done); for measuring the journal's cost"},
 	}, exposeFlags()...)
 }
 
@@ -69,6 +72,7 @@ type config struct {
 	prefix          string
 	inlineActive    bool // --inline-active-content
 	noUI            bool // --no-ui
+	noJournal       bool // --no-journal (hidden): dav.Journal.Off
 	processing      processing.Config
 	shutdownTimeout time.Duration
 	onDisconnect    dav.OnDisconnect
@@ -106,6 +110,7 @@ func configFrom(c *cli.Context, logOut io.Writer) (config, error) {
 		prefix:          c.String("prefix"),
 		inlineActive:    c.Bool("inline-active-content"),
 		noUI:            c.Bool("no-ui"),
+		noJournal:       c.Bool("no-journal"),
 		shutdownTimeout: c.Duration("shutdown-timeout"),
 		adminAddr:       adminListenAddr(c.String("admin-addr")),
 

@@ -147,8 +147,10 @@ func serve(ctx context.Context, cfg config, onListen func(net.Addr)) error {
 	// shutdown timeout has passed, to stop operations that still run.
 	lifetime, abort := context.WithCancel(context.Background())
 	defer abort()
+	journal := dav.NewJournal()
+	journal.Off = cfg.noJournal
 	tr := tracking{ops: processing.NewRegistry(cfg.processing.After), onDisconnect: cfg.onDisconnect, lifetime: lifetime,
-		noUI: cfg.noUI, journal: dav.NewJournal()}
+		noUI: cfg.noUI, journal: journal}
 	// Operations resumed in the background stop with lifetime; the state
 	// and storage are closed only once they have.
 	defer waitJournal(tr.journal, abort, cfg.logger)

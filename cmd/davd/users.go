@@ -110,7 +110,7 @@ const defaultRealm = "davd"
 type userSources struct {
 	config   string          // --config, "" for none
 	htpasswd string          // --htpasswd, "" for none
-	known    map[string]bool // flag names: the other keys the config file may hold
+	known    map[string]bool // visible flag names: the other keys the config file may hold
 	// realm is --realm when it does not come from the config file (the
 	// command line or the environment set another); "" when the realm
 	// follows the file's realm key, or the default without one.
@@ -137,10 +137,8 @@ func (s userSet) authenticated() bool { return s.users != nil || s.anonymous != 
 // for reloading them.
 func readUsers(c *cli.Context) (users []userConfig, anonymous *userConfig, src userSources, err error) {
 	src = userSources{config: c.String("config"), htpasswd: c.String("htpasswd"), known: map[string]bool{}}
-	for _, f := range c.Command.Flags {
-		for _, n := range f.Names() {
-			src.known[n] = true
-		}
+	for _, n := range flagNames(c.Command.Flags) {
+		src.known[n] = true
 	}
 	set, err := src.read()
 	if err != nil {
