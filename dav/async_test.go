@@ -227,8 +227,12 @@ func TestAsyncCopyMoveDelete(t *testing.T) {
 	checkTree(t, dir, "src")
 	checkTree(t, dir, "copy")
 
-	m = startAsync(t, srv, "alice", "MOVE", "/copy", map[string]string{"Destination": srv.URL + "/moved"})
-	checkFinished(t, waitMonitor(t, srv, "alice", m.Monitor), http.StatusCreated, 1)
+	// A MOVE by one rename is done at once: answered as it always was.
+	resp := do(t, "MOVE", srv.URL+"/copy", map[string]string{"Prefer": "respond-async", "X-User": "alice", "Destination": srv.URL + "/moved"}, "")
+	if resp.status != http.StatusCreated || resp.header.Get("Preference-Applied") != "" || resp.header.Get("Location") != "" {
+		t.Errorf("MOVE by one rename with Prefer: respond-async = %d, Preference-Applied %q, Location %q; want 201 without them",
+			resp.status, resp.header.Get("Preference-Applied"), resp.header.Get("Location"))
+	}
 	checkTree(t, dir, "moved")
 	if _, err := os.Stat(filepath.Join(dir, "copy")); !os.IsNotExist(err) {
 		t.Errorf("MOVE left its source: %v", err)

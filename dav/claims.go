@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path"
+	"sync"
 	"time"
 
 	"davd/storage/pathlock"
@@ -57,11 +58,7 @@ func (h *Handler) claim(ctx context.Context, claims ...pathlock.Claim) (func(), 
 		if op, found, jerr := h.operationOver(ctx, claims); jerr != nil {
 			return nil, jerr
 		} else if found {
-			what := op.Method + " of " + h.prefix + op.Src
-			if op.Dst != "" {
-				what += " to " + h.prefix + op.Dst
-			}
-			return nil, errorf(http.StatusLocked, "a %s is running; retry once it has finished", what)
+			return nil, busy(h.prefix, op)
 		}
 		release, err = h.state.Acquire(ctx, claims...)
 	}
@@ -72,7 +69,69 @@ func (h *Handler) claim(ctx context.Context, claims ...pathlock.Claim) (func(), 
 		}
 		return nil, err
 	}
+	if h.state.SharedJournal() {
+		// The path locks of an instance that died went with its
+		// connection: until another takes its operations over, only the
+		// journal knows them.
+		if op, found, err := h.abandonedOver(ctx, claims); err != nil || found {
+			release()
+			if err != nil {
+				return nil, err
+			}
+			return nil, busy(h.prefix, op)
+		}
+	}
 	return release, nil
+}
+
+// busy is the 423 of a request in the way of op.
+func busy(prefix string, op state.Operation) error {
+	what := op.Method + " of " + prefix + op.Src
+	if op.Dst != "" {
+		what += " to " + prefix + op.Dst
+	}
+	return errorf(http.StatusLocked, "a %s is running; retry once it has finished", what)
+}
+
+// abandonedOver returns a running operation over claims that the request
+// could nevertheless claim: one whose instance stopped before another
+// took it over. The running operations are read from the journal at most
+// once per runningFresh; one found over claims is confirmed with a fresh
+// read, so an operation that has just finished never refuses a request.
+func (h *Handler) abandonedOver(ctx context.Context, claims []pathlock.Claim) (state.Operation, bool, error) {
+	ops, err := h.running.get(ctx, h.state)
+	if err != nil {
+		return state.Operation{}, false, err
+	}
+	if _, found := overlapping(ops, claims); !found {
+		return state.Operation{}, false, nil
+	}
+	return h.operationOver(ctx, claims)
+}
+
+// runningFresh is how long a Handler reuses its list of the running
+// operations of a shared journal.
+const runningFresh = time.Second
+
+// runningCache is the list of running operations abandonedOver reuses.
+type runningCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	ops []state.Operation
+}
+
+func (c *runningCache) get(ctx context.Context, st state.Store) ([]state.Operation, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) < runningFresh {
+		return c.ops, nil
+	}
+	ops, err := st.Operations(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	c.ops, c.at = ops, time.Now()
+	return ops, nil
 }
 
 // busyAfter is how long a claim waits before it asks whether a journaled
@@ -87,16 +146,23 @@ func (h *Handler) operationOver(ctx context.Context, claims []pathlock.Claim) (s
 	if err != nil {
 		return state.Operation{}, false, err
 	}
+	op, found := overlapping(ops, claims)
+	return op, found, nil
+}
+
+// overlapping returns the first of ops whose source or destination
+// overlaps an exclusive claim's path, or holds a shared claim's path.
+func overlapping(ops []state.Operation, claims []pathlock.Claim) (state.Operation, bool) {
 	for _, op := range ops {
 		for _, c := range claims {
 			for _, p := range []string{op.Src, op.Dst} {
 				if p != "" && (isBelowOrAt(c.Path, p) || isBelowOrAt(p, c.Path)) && (!c.Shared || isBelowOrAt(c.Path, p)) {
-					return op, true, nil
+					return op, true
 				}
 			}
 		}
 	}
-	return state.Operation{}, false, nil
+	return state.Operation{}, false
 }
 
 // isBelowOrAt reports whether name is dir or below it.

@@ -92,6 +92,7 @@ type Handler struct {
 	inlineActive bool   // serve active types inline (Config.InlineActiveContent)
 	ui           *ui.UI // nil: no file manager (Config.NoUI)
 	journal      *Journal
+	running      runningCache // of a shared journal (claims.go)
 }
 
 // NewHandler returns a Handler serving fs, with dead properties and locks

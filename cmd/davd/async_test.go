@@ -154,6 +154,11 @@ func TestMultiAsyncTakeover(t *testing.T) {
 	if before.State != "running" || before.Resources >= 1+dirs+dirs*files {
 		t.Fatalf("at the kill the survivor's monitor says %+v, want running, partly done", before)
 	}
+	// Until the survivor takes the COPY over, nobody holds its paths but
+	// the journal: a write into its destination must still be refused.
+	if st, _, body := sendReq("PUT", survivor.base+"/dst/early.txt", nil, "early"); st != http.StatusLocked || !strings.Contains(body, "COPY") {
+		t.Errorf("PUT into the abandoned COPY's destination = %d %s, want 423 naming the COPY", st, body)
+	}
 	var end monitorState
 	if !waitFor(60*time.Second, func() bool { end = read(survivor.base); return end.State != "running" }) {
 		t.Fatalf("the COPY was not finished 60s after the kill: %+v", end)
