@@ -504,24 +504,7 @@ func TestResumeCopyCounts(t *testing.T) {
 	if _, err := st.SaveOperation(ctx, op); err != nil {
 		t.Fatal(err)
 	}
-	root, err := storage.NewRootFs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	j := NewJournal()
-	if err := j.Resume(ctx, storage.NewFileSystem(root), st, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := j.Wait(wctx); err != nil {
-		t.Fatal(err)
-	}
-	end, err := st.Operation(ctx, op.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	end := resumeAndWait(t, dir, st, op.ID)
 	if end.State != state.OpFinished || end.Status != http.StatusCreated || end.Resumed != 1 {
 		t.Errorf("resumed COPY: state %q status %d resumed %d", end.State, end.Status, end.Resumed)
 	}
@@ -577,13 +560,30 @@ func TestResumeCancelled(t *testing.T) {
 	if err := st.RequestCancel(ctx, op.ID); err != nil {
 		t.Fatal(err)
 	}
+	end := resumeAndWait(t, dir, st, op.ID)
+	if end.State != state.OpCancelled || end.Error != "cancelled by its user" || end.Resumed != 1 {
+		t.Errorf("resumed after a cancel request: state %q error %q resumed %d", end.State, end.Error, end.Resumed)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dst", "d9", "f29")); !os.IsNotExist(err) {
+		t.Errorf("the cancelled COPY was carried on: %v", err)
+	}
+}
+
+// resumeAndWait resumes the journal of st over the directory dir, as a
+// server does at start, waits for what it resumed to end, and returns the
+// record of operation id.
+func resumeAndWait(t *testing.T, dir string, st state.Store, id string) state.Operation {
+	t.Helper()
+	ctx := context.Background()
 	root, err := storage.NewRootFs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer root.Close()
+	lifetime, stop := context.WithCancel(ctx)
+	defer stop() // ends the journal's watch
 	j := NewJournal()
-	if err := j.Resume(ctx, storage.NewFileSystem(root), st, Config{}); err != nil {
+	if err := j.Resume(ctx, storage.NewFileSystem(root), st, Config{Lifetime: lifetime}); err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -591,14 +591,9 @@ func TestResumeCancelled(t *testing.T) {
 	if err := j.Wait(wctx); err != nil {
 		t.Fatal(err)
 	}
-	end, err := st.Operation(ctx, op.ID)
+	end, err := st.Operation(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if end.State != state.OpCancelled || end.Error != "cancelled by its user" || end.Resumed != 1 {
-		t.Errorf("resumed after a cancel request: state %q error %q resumed %d", end.State, end.Error, end.Resumed)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "dst", "d9", "f29")); !os.IsNotExist(err) {
-		t.Errorf("the cancelled COPY was carried on: %v", err)
-	}
+	return end
 }

@@ -50,13 +50,8 @@ func (h *Handler) moveByCopy(ctx context.Context, job *treeJob) treeResult {
 			defer end()
 		}
 	}
-	if exists && job.phase != phaseCopy {
-		if failures, err := h.clearDestination(ctx, dst); err != nil || len(failures) > 0 {
-			return outcome(0, failures, dst, err)
-		}
-		if err := job.setPhase(ctx, phaseCopy); err != nil {
-			return failed(err)
-		}
+	if res, ok := h.clearPhase(ctx, job, exists); !ok {
+		return res
 	}
 	if involved {
 		if job.resumed {

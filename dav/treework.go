@@ -127,13 +127,8 @@ func (h *Handler) copyWork(ctx context.Context, job *treeJob) treeResult {
 		}
 		defer end()
 	}
-	if exists && job.phase != phaseCopy {
-		if failures, err := h.clearDestination(ctx, dst); err != nil || len(failures) > 0 {
-			return outcome(0, failures, dst, err)
-		}
-		if err := job.setPhase(ctx, phaseCopy); err != nil {
-			return failed(err)
-		}
+	if res, ok := h.clearPhase(ctx, job, exists); !ok {
+		return res
 	}
 	// The properties are copied before the members: a member is never
 	// without its properties, even after a crash, and those of members
@@ -175,6 +170,22 @@ func (h *Handler) copyWork(ctx context.Context, job *treeJob) treeResult {
 		}
 	}
 	return outcome(createdOrReplaced(job.exists), failures, dst, copyErr)
+}
+
+// clearPhase removes the existing destination of a COPY or a MOVE by
+// copies, unless the job's record says it was removed already, and then
+// records that it was. ok is false when the job ends there, with res.
+func (h *Handler) clearPhase(ctx context.Context, job *treeJob, exists bool) (res treeResult, ok bool) {
+	if !exists || job.phase == phaseCopy {
+		return treeResult{}, true
+	}
+	if failures, err := h.clearDestination(ctx, job.dst); err != nil || len(failures) > 0 {
+		return outcome(0, failures, job.dst, err), false
+	}
+	if err := job.setPhase(ctx, phaseCopy); err != nil {
+		return failed(err), false
+	}
+	return treeResult{}, true
 }
 
 // setPhase saves the job's new phase in its record, if it has one.

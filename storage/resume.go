@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"strings"
@@ -83,6 +82,7 @@ func (f *FileSystem) ResumeCopy(ctx context.Context, src, dst string, visit Visi
 		return nil
 	}
 	w := f.newTreeWork(ctx, visit)
+	w.resume = true
 	w.firstVisit(fi)
 	to, err := resumeDir(parent, name, fi)
 	if err != nil {
@@ -100,7 +100,7 @@ func (f *FileSystem) ResumeCopy(ctx context.Context, src, dst string, visit Visi
 		return nil
 	}
 	defer from.close()
-	w.resumeMembers(from, src, to, "", 1)
+	w.copyMembers(from, src, to, "", 1)
 	return nil
 }
 
@@ -254,85 +254,4 @@ func replaceFile(ctx context.Context, src, dst collection, name, dstName string,
 		return 0, fmt.Errorf("copy %s: %w", name, err)
 	}
 	return n, nil
-}
-
-// resumeMembers is copyMembers with resumeFile and resumeDir: the
-// members of src, the collection at srcPath, merged into dst.
-func (w *treeWork) resumeMembers(src collection, srcPath string, dst collection, rel string, depth int) {
-	if depth >= maxTreeDepth {
-		w.report(rel, true, 0, ErrTooDeep)
-		return
-	}
-	d, err := src.list()
-	if err != nil {
-		w.report(rel, true, 0, hide(err))
-		return
-	}
-	defer d.Close()
-	var g sync.WaitGroup
-	defer g.Wait() // before src and dst are closed by the caller
-	for {
-		infos, rerr := d.Readdir(listBatch)
-		for _, c := range infos {
-			name := c.Name()
-			if IsReserved(name) {
-				continue
-			}
-			r, full := path.Join(rel, name), path.Join(srcPath, name)
-			from, linked := src, isLink(c)
-			if linked {
-				target, err := w.f.fs.Stat(full)
-				if err != nil {
-					continue // unreachable, as in listings: not a member
-				}
-				c, from = renamed{target, name}, pathCollection{w.f.fs, srcPath}
-			}
-			switch {
-			case w.ctx.Err() != nil:
-				w.report(r, c.IsDir(), 0, w.ctx.Err())
-			case !c.IsDir():
-				n, err := resumeFile(w.ctx, from, dst, name, name, c)
-				w.report(r, false, n, err)
-			case !w.firstVisit(c):
-				w.report(r, true, 0, ErrLoop)
-			default:
-				to, err := resumeDir(dst, name, c)
-				if err != nil {
-					w.report(r, true, 0, hide(err))
-					continue
-				}
-				w.report(r, true, 0, nil)
-				w.fork(&g, func() {
-					defer to.close()
-					w.resumeCollection(src, full, linked, to, name, r, depth)
-				})
-			}
-		}
-		if rerr == io.EOF || (rerr == nil && len(infos) == 0) {
-			return
-		}
-		if rerr != nil {
-			w.report(rel, true, 0, rerr)
-			return
-		}
-	}
-}
-
-// resumeCollection merges the members of collection name of src, at
-// srcPath, into to. linked is true when name is a symbolic link, which is
-// then opened from the top.
-func (w *treeWork) resumeCollection(src collection, srcPath string, linked bool, to collection, name, rel string, depth int) {
-	var from collection
-	var err error
-	if linked {
-		from, err = w.f.openCollection(srcPath)
-	} else {
-		from, err = src.sub(name)
-	}
-	if err != nil {
-		w.report(rel, true, 0, hide(err))
-		return
-	}
-	defer from.close()
-	w.resumeMembers(from, srcPath, to, rel, depth+1)
 }

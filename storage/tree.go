@@ -163,6 +163,11 @@ type treeWork struct {
 	ctx   context.Context
 	spare chan struct{} // a token per goroutine that may join in
 
+	// resume makes copyMembers merge into a destination that may hold
+	// part of the copy (ResumeCopy): resumeFile and resumeDir instead of
+	// copyFile and a new collection.
+	resume bool
+
 	mu    sync.Mutex
 	visit Visit
 	seen  map[dirID]bool
@@ -455,7 +460,7 @@ func (w *treeWork) copyMembers(src collection, srcPath string, dst collection, r
 				continue
 			}
 			r, full := path.Join(rel, name), path.Join(srcPath, name)
-			from, linked := src, c.Mode()&os.ModeSymlink != 0
+			from, linked := src, isLink(c)
 			if linked {
 				target, err := w.f.fs.Stat(full)
 				if err != nil {
@@ -467,17 +472,25 @@ func (w *treeWork) copyMembers(src collection, srcPath string, dst collection, r
 			case w.ctx.Err() != nil:
 				w.report(r, c.IsDir(), 0, w.ctx.Err())
 			case !c.IsDir():
-				n, err := copyFile(w.ctx, from, dst, name, name, c)
+				copyOne := copyFile
+				if w.resume {
+					copyOne = resumeFile
+				}
+				n, err := copyOne(w.ctx, from, dst, name, name, c)
 				w.report(r, false, n, err)
 			case !w.firstVisit(c):
 				w.report(r, true, 0, ErrLoop)
 			default:
-				if err := dst.mkdir(name, c.Mode().Perm()|0o700); err != nil {
+				to, err := w.memberDir(dst, name, c)
+				if err != nil {
 					w.report(r, true, 0, hide(err))
 					continue
 				}
 				w.report(r, true, 0, nil)
-				w.fork(&g, func() { w.copyCollection(src, full, linked, dst, name, r, depth) })
+				w.fork(&g, func() {
+					defer to.close()
+					w.copyCollection(src, full, linked, to, name, r, depth)
+				})
 			}
 		}
 		if rerr == io.EOF || (rerr == nil && len(infos) == 0) {
@@ -490,10 +503,23 @@ func (w *treeWork) copyMembers(src collection, srcPath string, dst collection, r
 	}
 }
 
+// memberDir makes the collection name of dst that a collection of the
+// source described by fi is copied into, and opens it: a new one, or,
+// when resuming, the one there already (resumeDir).
+func (w *treeWork) memberDir(dst collection, name string, fi os.FileInfo) (collection, error) {
+	if w.resume {
+		return resumeDir(dst, name, fi)
+	}
+	if err := dst.mkdir(name, fi.Mode().Perm()|0o700); err != nil {
+		return nil, err
+	}
+	return dst.sub(name)
+}
+
 // copyCollection copies the members of collection name of src, at
-// srcPath, into the collection of the same name in dst. linked is true
-// when name is a symbolic link, which is then opened from the top.
-func (w *treeWork) copyCollection(src collection, srcPath string, linked bool, dst collection, name, rel string, depth int) {
+// srcPath, into to. linked is true when name is a symbolic link, which
+// is then opened from the top.
+func (w *treeWork) copyCollection(src collection, srcPath string, linked bool, to collection, name, rel string, depth int) {
 	var from collection
 	var err error
 	if linked {
@@ -506,12 +532,6 @@ func (w *treeWork) copyCollection(src collection, srcPath string, linked bool, d
 		return
 	}
 	defer from.close()
-	to, err := dst.sub(name)
-	if err != nil {
-		w.report(rel, true, 0, hide(err))
-		return
-	}
-	defer to.close()
 	w.copyMembers(from, srcPath, to, rel, depth+1)
 }
 
