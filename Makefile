@@ -40,7 +40,7 @@ run:
 # The whole suite: lint, then every test with the race detector. The litmus,
 # curl and client tests need the Debian packages .ci/run installs.
 test: lint
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

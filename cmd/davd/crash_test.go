@@ -214,8 +214,34 @@ func TestCrashKeepsStateInStep(t *testing.T) {
 	}
 }
 
+// awaitResumed waits until a journaled DELETE or COPY of /src that the
+// restarted server at base resumes has finished: until then a write
+// inside it gets 423. (A MOVE here is one rename, not journaled.)
+func awaitResumed(t *testing.T, base, method string) {
+	t.Helper()
+	probe := map[string]string{"DELETE": "/src/zz-probe", "COPY": "/dst/zz-probe"}[method]
+	if probe == "" {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, body := request(t, "MKCOL", base+probe, nil, "")
+		switch {
+		case resp.StatusCode == http.StatusCreated:
+			request(t, "DELETE", base+probe, nil, "")
+			return
+		case resp.StatusCode != http.StatusLocked:
+			return // 409: the parent is gone
+		case time.Now().After(deadline):
+			t.Fatalf("%s still running 30 s after the restart: %s", method, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func checkCrashState(t *testing.T, base, dir, method string, names []string, trial int) string {
 	t.Helper()
+	awaitResumed(t, base, method)
 	var gone []string
 	kinds := map[string]int{} // for MOVE: what /dst holds
 	for _, name := range names {

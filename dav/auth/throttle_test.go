@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -216,6 +217,16 @@ func TestWaitForCheckHonoursContext(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 	})
+	// The server notices that a client gave up only when it reads the
+	// closed connection; the place is freed once it has (the connection's
+	// handler has returned), or a loaded machine would let the waiting
+	// request through first.
+	closed := make(chan struct{}, 4)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
 	srv.Start()
 	first := make(chan int)
 	go func() {
@@ -231,6 +242,11 @@ func TestWaitForCheckHonoursContext(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Errorf("a request waiting for a check was answered %d while the place was taken", resp.StatusCode)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Error("the server did not close the connection of the request that gave up")
 	}
 	close(release)
 	if status := <-first; status != 401 {
