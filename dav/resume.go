@@ -102,7 +102,13 @@ func (h *Handler) resumeAbandoned(ctx context.Context, stale time.Duration, clai
 			overwrite: op.Overwrite, resumed: true, phase: op.Phase, exists: op.Phase == phaseClear}
 		var release func()
 		if claimNow {
-			if release, err = h.state.Acquire(ctx, job.claims()...); err != nil {
+			// Nobody else holds these paths at start, but an operation
+			// resumed just before may overlap this one (two COPYs of one
+			// source share it): wait for it in the background then.
+			wctx, cancel := context.WithTimeout(ctx, claimNowWait)
+			release, err = h.state.Acquire(wctx, job.claims()...)
+			cancel()
+			if err != nil && ctx.Err() != nil {
 				return err
 			}
 		}
@@ -119,6 +125,10 @@ func (h *Handler) resumeAbandoned(ctx context.Context, stale time.Duration, clai
 	}
 	return nil
 }
+
+// claimNowWait bounds how long Resume waits at start for the paths of
+// one operation before it leaves the waiting to the operation itself.
+const claimNowWait = 2 * time.Second
 
 // claims are the path locks a job holds (as its request did).
 func (job *treeJob) claims() []pathlock.Claim {
