@@ -119,7 +119,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	case !exists && !errors.Is(dstErr, os.ErrNotExist):
 		return storageError(dst, dstErr)
 	}
-	if pfi, err := h.fs.Stat(ctx, path.Dir(dst)); err != nil || !pfi.IsDir() {
+	dstParent, err := h.fs.Stat(ctx, path.Dir(dst))
+	if err != nil || !dstParent.IsDir() {
 		return errorf(http.StatusConflict, "the destination's parent collection does not exist")
 	}
 
@@ -139,25 +140,22 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	if exists {
 		job.dstInfo = dstInfo
 	}
-	job.byCopies = isMove && (h.fs.MovesByCopy() || !h.sameDevice(ctx, path.Dir(src), path.Dir(dst)))
+	job.byCopies = isMove && (h.fs.MovesByCopy() || (path.Dir(src) != path.Dir(dst) && !h.sameDevice(ctx, path.Dir(src), dstParent)))
 	handedOff = true
 	return h.runJob(w, r, job, release)
 }
 
-// sameDevice reports whether collections a and b are on one device, so
-// that a rename between them can work; true when the storage cannot tell.
-func (h *Handler) sameDevice(ctx context.Context, a, b string) bool {
-	if a == b {
-		return true
-	}
-	ai, aerr := h.fs.Stat(ctx, a)
-	bi, berr := h.fs.Stat(ctx, b)
-	if aerr != nil || berr != nil {
+// sameDevice reports whether the collection a and the one dir describes
+// are on one device, so that a rename between them can work; true when
+// the storage cannot tell.
+func (h *Handler) sameDevice(ctx context.Context, a string, dir os.FileInfo) bool {
+	ai, err := h.fs.Stat(ctx, a)
+	if err != nil {
 		return true
 	}
 	ad, _, aok := storage.FileID(ai)
-	bd, _, bok := storage.FileID(bi)
-	return !aok || !bok || ad == bd
+	dd, _, dok := storage.FileID(dir)
+	return !aok || !dok || ad == dd
 }
 
 // clearDestination removes an existing destination, with its state,

@@ -290,10 +290,8 @@ func (e *journalEntry) finish(ctx context.Context, res treeResult) state.Operati
 			op.Status = http.StatusMultiStatus
 		}
 	}
+	// The store keeps at most state.MaxFailures of them.
 	for _, f := range res.failures {
-		if len(op.Failures) == state.MaxFailures {
-			break
-		}
 		if res.stopped && f.status == http.StatusServiceUnavailable {
 			// Left undone because the operation stopped, which its state
 			// says: only the members of the listings being walked at that

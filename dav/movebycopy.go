@@ -34,7 +34,7 @@ func (h *Handler) moveByCopy(ctx context.Context, job *treeJob) treeResult {
 			if err := h.state.DeleteTree(stateCtx, src); err != nil {
 				return failed(err)
 			}
-			return outcome(createdOrReplaced(job.phase == phaseClear), nil, dst, nil)
+			return h.outcome(createdOrReplaced(job.phase == phaseClear), nil, dst, nil)
 		}
 	}
 	involved, err := h.hasState(ctx, src, dst, exists)
@@ -88,7 +88,7 @@ func (h *Handler) moveByCopy(ctx context.Context, job *treeJob) treeResult {
 			}
 		}
 	}
-	return outcome(createdOrReplaced(exists), failures, h.prefix+src, moveErr)
+	return h.outcome(createdOrReplaced(exists), failures, src, moveErr)
 }
 
 // mergeProps gives each path at or below dst the dead properties of its

@@ -155,10 +155,10 @@ func (h *Handler) work(ctx context.Context, job *treeJob) treeResult {
 func failed(err error) treeResult { return treeResult{err: err} }
 
 // outcome is the result of a job with its members' failures; err, from
-// the storage, fails it as a whole.
-func outcome(status int, failures []memberFailure, name string, err error) treeResult {
+// the storage about name, fails it as a whole.
+func (h *Handler) outcome(status int, failures []memberFailure, name string, err error) treeResult {
 	if err != nil {
-		return treeResult{err: storageError(name, err), failures: failures}
+		return treeResult{err: storageError(h.prefix+name, err), failures: failures}
 	}
 	return treeResult{status: status, failures: failures}
 }

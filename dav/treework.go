@@ -49,10 +49,10 @@ func (h *Handler) deleteWork(ctx context.Context, job *treeJob) treeResult {
 		fi, err := h.fs.Stat(ctx, name)
 		if errors.Is(err, os.ErrNotExist) {
 			// Removed before the crash; its state may not be.
-			return outcome(http.StatusNoContent, nil, name, h.state.DeleteTree(context.WithoutCancel(ctx), name))
+			return h.outcome(http.StatusNoContent, nil, name, h.state.DeleteTree(context.WithoutCancel(ctx), name))
 		}
 		if err != nil {
-			return failed(storageError(name, err))
+			return failed(storageError(h.prefix+name, err))
 		}
 		job.srcInfo, job.srcDir = fi, fi.IsDir()
 	}
@@ -85,7 +85,7 @@ func (h *Handler) deleteWork(ctx context.Context, job *treeJob) treeResult {
 			return failed(err)
 		}
 	}
-	return outcome(http.StatusNoContent, failures, name, nil)
+	return h.outcome(http.StatusNoContent, failures, name, nil)
 }
 
 func (h *Handler) copyWork(ctx context.Context, job *treeJob) treeResult {
@@ -95,7 +95,7 @@ func (h *Handler) copyWork(ctx context.Context, job *treeJob) treeResult {
 	if job.resumed {
 		fi, err := h.fs.Stat(ctx, src)
 		if err != nil {
-			return failed(storageError(src, err))
+			return failed(storageError(h.prefix+src, err))
 		}
 		job.srcDir = fi.IsDir()
 		_, err = h.fs.Stat(ctx, dst)
@@ -169,7 +169,7 @@ func (h *Handler) copyWork(ctx context.Context, job *treeJob) treeResult {
 			return failed(err)
 		}
 	}
-	return outcome(createdOrReplaced(job.exists), failures, dst, copyErr)
+	return h.outcome(createdOrReplaced(job.exists), failures, dst, copyErr)
 }
 
 // clearPhase removes the existing destination of a COPY or a MOVE by
@@ -180,7 +180,7 @@ func (h *Handler) clearPhase(ctx context.Context, job *treeJob, exists bool) (re
 		return treeResult{}, true
 	}
 	if failures, err := h.clearDestination(ctx, job.dst); err != nil || len(failures) > 0 {
-		return outcome(0, failures, job.dst, err), false
+		return h.outcome(0, failures, job.dst, err), false
 	}
 	if err := job.setPhase(ctx, phaseCopy); err != nil {
 		return failed(err), false
@@ -205,7 +205,7 @@ func (h *Handler) moveWork(ctx context.Context, job *treeJob) treeResult {
 		if _, err := h.fs.Stat(ctx, job.src); errors.Is(err, os.ErrNotExist) {
 			// Renamed before the crash; Recover has brought the state in
 			// step (its intent).
-			return outcome(http.StatusCreated, nil, job.src, nil)
+			return h.outcome(http.StatusCreated, nil, job.src, nil)
 		}
 		_, err := h.fs.Stat(ctx, job.dst)
 		job.exists = err == nil
@@ -322,7 +322,7 @@ func (h *Handler) move(ctx context.Context, job *treeJob) treeResult {
 		return failed(err)
 	}
 	processing.FromContext(ctx).AddResource(h.prefix + dst)
-	return outcome(createdOrReplaced(exists), nil, dst, nil)
+	return h.outcome(createdOrReplaced(exists), nil, dst, nil)
 }
 
 // moveParking moves src over an existing dst on storage that cannot
