@@ -251,19 +251,30 @@ function checkName(n) {
   return true;
 }
 
-// pick asks for a destination folder, starting at the current one.
+// pick asks for a destination folder, starting at the current one. The
+// picker is aria-busy while a folder's listing loads (its size is not
+// final until then), and only the newest listing is shown: a quick
+// second click never mixes two folders' entries.
 async function pick(title) {
-  let at = cur;
+  let at = cur, shown = 0;
   const box = el('div', {cls: 'picker'});
   const show = async () => {
+    const mine = ++shown;
     box.textContent = '';
+    box.setAttribute('aria-busy', 'true');
     box.append(el('div', {cls: 'here', text: 'Into: ' + (prefix + at)}));
     if (at !== '/') box.append(el('a', {href: '#', text: '.. (up)', onclick: (ev) => { ev.preventDefault(); at = parent(at); show(); }}));
-    const res = await fetch(ui + 'list?dirs=1&path=' + encodeURIComponent(at), {credentials: 'same-origin'});
-    if (!res.ok) { box.append(el('div', {text: await explain(res, 'Listing')})); return; }
-    for (const e of (await res.json()).entries) {
+    let entries = [], problem = '';
+    try {
+      const res = await fetch(ui + 'list?dirs=1&path=' + encodeURIComponent(at), {credentials: 'same-origin'});
+      if (res.ok) entries = (await res.json()).entries; else problem = await explain(res, 'Listing');
+    } catch (e) { problem = 'Listing: ' + e.message; }
+    if (mine !== shown) return; // a newer folder is being shown
+    if (problem) box.append(el('div', {text: problem}));
+    for (const e of entries) {
       box.append(el('a', {href: '#', text: e.n + '/', 'data-name': e.n, onclick: (ev) => { ev.preventDefault(); at = join(at, e.n); show(); }}));
     }
+    box.setAttribute('aria-busy', 'false');
   };
   await show();
   return (await dialog({title, body: box, ok: 'Choose this folder'})) ? at : null;
