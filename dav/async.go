@@ -127,6 +127,10 @@ func (h *Handler) writeMonitor(w http.ResponseWriter, status int, op state.Opera
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
+	// The record carries names users chose: it is data, never a
+	// document (see content.go).
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Security-Policy", listingCSP)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

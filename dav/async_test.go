@@ -159,6 +159,9 @@ func getMonitor(t *testing.T, srv *httptest.Server, user, url string) (int, moni
 		if cc := resp.header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("monitor Cache-Control = %q", cc)
 		}
+		if ns, csp := resp.header.Get("X-Content-Type-Options"), resp.header.Get("Content-Security-Policy"); ns != "nosniff" || !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("monitor X-Content-Type-Options = %q, Content-Security-Policy = %q", ns, csp)
+		}
 	}
 	return resp.status, m
 }

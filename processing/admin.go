@@ -89,6 +89,7 @@ func (r *Registry) AdminHandler(opts AdminOptions) http.Handler {
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff") // it holds names users chose
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(body)

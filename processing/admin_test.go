@@ -67,10 +67,13 @@ func TestAdminJournalView(t *testing.T) {
 	}
 	decode := func(target string) view {
 		t.Helper()
-		code, _, body := adminGet(t, h, target, "")
+		code, hdr, body := adminGet(t, h, target, "")
 		var v view
 		if err := json.Unmarshal([]byte(body), &v); code != http.StatusOK || err != nil || v.InFlight == nil || v.Operations == nil {
 			t.Fatalf("GET %s = %d %q (%v)", target, code, body, err)
+		}
+		if ns := hdr.Get("X-Content-Type-Options"); ns != "nosniff" {
+			t.Errorf("GET %s: X-Content-Type-Options = %q", target, ns)
 		}
 		return v
 	}
