@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"syscall"
 
 	"davd/processing"
 	"davd/storage"
@@ -117,11 +118,15 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	case exists && r.Header.Get("Overwrite") == "F":
 		return errorf(http.StatusPreconditionFailed, "destination exists and Overwrite is F")
 	case !exists && !errors.Is(dstErr, os.ErrNotExist):
-		return storageError(dst, dstErr)
+		return storageError(h.prefix+dst, dstErr)
 	}
 	dstParent, err := h.fs.Stat(ctx, path.Dir(dst))
-	if err != nil || !dstParent.IsDir() {
+	switch {
+	case err == nil && dstParent.IsDir():
+	case err == nil, errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return errorf(http.StatusConflict, "the destination's parent collection does not exist")
+	default: // not a 409: the parent may well exist (a storage server down is a 503)
+		return storageError(h.prefix+path.Dir(dst), err)
 	}
 
 	if err := h.allowCopyMove(ctx, src, dst, srcInfo.IsDir() && depth == depthInfinity, isMove, dstInfo); err != nil {
@@ -169,7 +174,7 @@ func (h *Handler) clearDestination(ctx context.Context, dst string) ([]memberFai
 		return nil, err
 	}
 	if err := h.fs.RemoveTree(ctx, dst, h.treeVisit(ctx, dst, &failures, removed)); err != nil {
-		return nil, storageError(dst, err)
+		return nil, storageError(h.prefix+dst, err)
 	}
 	if len(failures) > 0 {
 		removed.flush()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"strings"
 	"sync"
 	"syscall"
@@ -138,8 +137,8 @@ func (f *FileSystem) target(name string) (os.FileInfo, bool, error) {
 	default:
 		return nil, false, err
 	}
-	if pfi, err := f.fs.Stat(path.Dir(name)); err != nil || !pfi.IsDir() {
-		return nil, false, &os.PathError{Op: "write", Path: name, Err: ErrNoParent}
+	if err := f.checkParent("write", name); err != nil {
+		return nil, false, err
 	}
 	return fi, fi == nil, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/afero"
 	"golang.org/x/net/webdav"
@@ -72,15 +73,20 @@ func (f *FileSystem) Mkdir(ctx context.Context, name string, perm os.FileMode) e
 	return hide(f.fs.Mkdir(name, perm))
 }
 
-// checkParent fails unless name's parent is an existing collection. Some
-// backends (afero.MemMapFs) create missing parents silently, where WebDAV
-// requires 409 Conflict.
+// checkParent fails with ErrNoParent unless name's parent is an existing
+// collection. Some backends (afero.MemMapFs) create missing parents
+// silently, where WebDAV requires 409 Conflict. A parent that cannot be
+// looked at fails with that error instead: a storage server that is down
+// is a 503 to retry, never a 409 that says the parent is gone.
 func (f *FileSystem) checkParent(op, name string) error {
 	fi, err := f.fs.Stat(path.Dir(name))
-	if err != nil || !fi.IsDir() {
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil, errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, ErrOutsideRoot):
 		return &os.PathError{Op: op, Path: name, Err: ErrNoParent}
 	}
-	return nil
+	return err
 }
 
 // hide makes a resource reached through a symbolic link that leaves the
