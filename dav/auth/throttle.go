@@ -14,7 +14,9 @@ const maxClients = 1 << 16
 // at a client's first failure. A password check about to run reserves one
 // of the client's attempts first, and the reservation counts as a failure
 // until the check succeeds and releases it: however many requests a client
-// sends at once, at most max of its passwords are checked per window.
+// sends at once, at most max of its wrong passwords are checked per
+// window. A right password gives its attempt back, so that signing in is
+// never counted as failing; by then the client has the account anyway.
 type throttle struct {
 	max    int
 	window time.Duration
