@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"syscall"
 
 	"davd/processing"
 	"davd/storage"
@@ -120,12 +119,11 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, src stri
 	case !exists && !errors.Is(dstErr, os.ErrNotExist):
 		return storageError(h.prefix+dst, dstErr)
 	}
-	dstParent, err := h.fs.Stat(ctx, path.Dir(dst))
+	dstParent, err := h.fs.Parent(ctx, dst)
 	switch {
-	case err == nil && dstParent.IsDir():
-	case err == nil, errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+	case errors.Is(err, storage.ErrNoParent):
 		return errorf(http.StatusConflict, "the destination's parent collection does not exist")
-	default: // not a 409: the parent may well exist (a storage server down is a 503)
+	case err != nil: // the parent may well exist (a storage server down is a 503)
 		return storageError(h.prefix+path.Dir(dst), err)
 	}
 

@@ -436,9 +436,11 @@ func (h *Handler) allowLock(ctx context.Context, name string, exists, deep bool)
 	if !deep || !exists || h.perms.uniform(name) {
 		return nil
 	}
-	if fi, err := h.fs.Stat(ctx, name); errors.Is(err, os.ErrNotExist) || (err == nil && !fi.IsDir()) {
+	fi, err := h.fs.Stat(ctx, name)
+	switch {
+	case errors.Is(err, os.ErrNotExist), err == nil && !fi.IsDir():
 		return nil // a file has no members; a vanished name is the lock's business
-	} else if err != nil {
+	case err != nil:
 		return storageError(h.prefix+name, err) // never granted unchecked
 	}
 	if !h.perms.grantsBelow(name, PermUpdate) {

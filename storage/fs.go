@@ -73,19 +73,36 @@ func (f *FileSystem) Mkdir(ctx context.Context, name string, perm os.FileMode) e
 	return hide(f.fs.Mkdir(name, perm))
 }
 
-// checkParent fails with ErrNoParent unless name's parent is an existing
-// collection. Some backends (afero.MemMapFs) create missing parents
-// silently, where WebDAV requires 409 Conflict. A parent that cannot be
-// looked at fails with that error instead: a storage server that is down
-// is a 503 to retry, never a 409 that says the parent is gone.
-func (f *FileSystem) checkParent(op, name string) error {
+// Parent describes the collection that name is, or would be created, in.
+// It fails with ErrNoParent when that is missing or not a collection
+// (WebDAV's 409 Conflict; some backends, afero.MemMapFs, would create
+// missing parents silently), and with the storage's own error when it
+// cannot be looked at: a storage server that is down is a 503 to retry,
+// never a 409 that says the parent is gone.
+func (f *FileSystem) Parent(ctx context.Context, name string) (os.FileInfo, error) {
+	name, err := clean("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	return f.parent("stat", name)
+}
+
+// parent is Parent of a clean name, failing as op.
+func (f *FileSystem) parent(op, name string) (os.FileInfo, error) {
 	fi, err := f.fs.Stat(path.Dir(name))
 	switch {
 	case err == nil && fi.IsDir():
-		return nil
+		return fi, nil
 	case err == nil, errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, ErrOutsideRoot):
-		return &os.PathError{Op: op, Path: name, Err: ErrNoParent}
+		return nil, &os.PathError{Op: op, Path: name, Err: ErrNoParent}
 	}
+	return nil, err
+}
+
+// checkParent fails, as Parent does, unless name's parent is an existing
+// collection.
+func (f *FileSystem) checkParent(op, name string) error {
+	_, err := f.parent(op, name)
 	return err
 }
 

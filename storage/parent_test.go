@@ -25,7 +25,7 @@ func (s statFails) Stat(name string) (os.FileInfo, error) {
 	return s.Fs.Stat(name)
 }
 
-// TestParentUnreadable: every write whose parent cannot be looked at
+// TestParentUnreadable: every write (and Parent) whose parent cannot be looked at
 // fails with the reason (a 503 for a storage server that is down), and
 // only a parent that is missing or not a collection is ErrNoParent (409).
 // Found by TestS3Unavailable: a COPY that reached its destination check
@@ -54,6 +54,7 @@ func TestParentUnreadable(t *testing.T) {
 		},
 		"CopyTree": func(name string) error { return f.CopyTree(ctx, "/file", name, true, nil) },
 		"Rename":   func(name string) error { return f.Rename(ctx, "/file", name) },
+		"Parent":   func(name string) error { _, err := f.Parent(ctx, name); return err },
 	}
 	for method, write := range writes {
 		if err := write("/down/new"); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoParent) {

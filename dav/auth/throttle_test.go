@@ -107,9 +107,6 @@ func TestConcurrentGuesses(t *testing.T) {
 	}
 	auths = append(auths[:50], append([]string{basic("alice", "pw")}, auths[50:]...)...)
 	count := burst(t, srv.URL, nil, auths)
-	if n := c.calls.Load(); n-int64(count[200]) > limit {
-		t.Errorf("%d passwords checked, %d of them right, want at most %d wrong ones (statuses %v)", n, count[200], limit, count)
-	}
 	if count[401] > limit || count[401]+count[429]+count[200] != len(auths) || count[200] > 1 {
 		t.Errorf("statuses %v, want at most %d 401, at most one 200, 429 for the rest", count, limit)
 	}
@@ -124,8 +121,9 @@ func TestConcurrentGuesses(t *testing.T) {
 	if status, _, _ := send(t, "GET", srv.URL, basic("alice", "pw")); status != 429 {
 		t.Errorf("right password after %d failures: %d, want 429", limit, status)
 	}
+	// Checks only grow: this also judges the burst alone.
 	if n := c.calls.Load(); n-int64(count[200]) > limit {
-		t.Errorf("%d passwords checked in the window, %d of them right, want at most %d wrong ones", n, count[200], limit)
+		t.Errorf("%d passwords checked in the window, %d of them right, want at most %d wrong ones (burst statuses %v)", n, count[200], limit, count)
 	}
 }
 
