@@ -127,22 +127,9 @@ func (b *bench) journalDeleteRow(ctx context.Context, t treeSpec) row {
 	victim := "/jdel-" + t.Name
 	b.journalPair(ctx, &r, "one DELETE per run", func(c *davClient) contender[sample] {
 		return contender[sample]{
-			prep: func(ctx context.Context) error {
-				if err := removeTree(ctx, b.path(victim)); err != nil {
-					return err
-				}
-				if err := generateTree(ctx, b.path(victim), t); err != nil {
-					return err
-				}
-				return syncSettle(ctx, b.cfg.settle)
-			},
-			run: func(ctx context.Context) (sample, error) { return c.delete(ctx, victim) },
-			check: func(context.Context, sample) error {
-				if ok, err := exists(b.path(victim)); err != nil || ok {
-					return errors.Join(err, fmt.Errorf("%s still exists", victim))
-				}
-				return nil
-			},
+			prep:  b.freshVictim(victim, t),
+			run:   func(ctx context.Context) (sample, error) { return c.delete(ctx, victim) },
+			check: b.victimGone(victim),
 		}
 	})
 	r.err = errors.Join(r.err, removeTree(context.Background(), b.path(victim)))
@@ -155,10 +142,8 @@ func (b *bench) journalDeleteRow(ctx context.Context, t treeSpec) row {
 func (b *bench) journalMoveRow(ctx context.Context, t treeSpec) row {
 	r := row{op: "MOVE, journal", on: t.Label, refName: "--no-journal", target: journalTarget}
 	src, dst := "/jmv-"+t.Name, "/jmv-"+t.Name+"-moved"
-	cleanup := func(ctx context.Context) error {
-		return errors.Join(removeTree(ctx, b.path(src)), removeTree(ctx, b.path(dst)))
-	}
-	if err := errors.Join(cleanup(ctx), generateTree(ctx, b.path(src), t)); err != nil {
+	cleanup, err := b.movePair(ctx, src, dst, t)
+	if err != nil {
 		r.err = err
 		return r
 	}

@@ -100,21 +100,7 @@ func (b *bench) copyRow(ctx context.Context, t treeSpec) row {
 func (b *bench) deleteRow(ctx context.Context, t treeSpec) row {
 	r := row{op: "DELETE", on: t.Label, refName: "rm -rf", target: target{ratioAtMost, 1}}
 	victim := "/del-" + t.Name
-	prep := func(ctx context.Context) error {
-		if err := removeTree(ctx, b.path(victim)); err != nil {
-			return err
-		}
-		if err := generateTree(ctx, b.path(victim), t); err != nil {
-			return err
-		}
-		return syncSettle(ctx, b.cfg.settle)
-	}
-	check := func(context.Context, sample) error {
-		if ok, err := exists(b.path(victim)); err != nil || ok {
-			return errors.Join(err, fmt.Errorf("%s still exists", victim))
-		}
-		return nil
-	}
+	prep, check := b.freshVictim(victim, t), b.victimGone(victim)
 	b.triple(ctx, &r, func(dc, xc *davClient) []contender[sample] {
 		return []contender[sample]{
 			{label: "davd", prep: prep, check: check, run: func(ctx context.Context) (sample, error) { return dc.delete(ctx, victim) }},
@@ -134,10 +120,8 @@ func (b *bench) deleteRow(ctx context.Context, t treeSpec) row {
 func (b *bench) moveRow(ctx context.Context, t treeSpec) row {
 	r := row{op: "MOVE", on: t.Label, refName: "mv", target: target{secondsAtMost, 0.050}}
 	src, dst := "/mv-"+t.Name, "/mv-"+t.Name+"-moved"
-	cleanup := func(ctx context.Context) error {
-		return errors.Join(removeTree(ctx, b.path(src)), removeTree(ctx, b.path(dst)))
-	}
-	if err := errors.Join(cleanup(ctx), generateTree(ctx, b.path(src), t)); err != nil {
+	cleanup, err := b.movePair(ctx, src, dst, t)
+	if err != nil {
 		r.err = err
 		return r
 	}
@@ -160,4 +144,37 @@ func (b *bench) moveRow(ctx context.Context, t treeSpec) row {
 	})
 	r.err = errors.Join(r.err, cleanup(context.Background()))
 	return r
+}
+
+// freshVictim is the prep of a DELETE row: tree t generated anew at
+// victim, then the disk settled.
+func (b *bench) freshVictim(victim string, t treeSpec) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := removeTree(ctx, b.path(victim)); err != nil {
+			return err
+		}
+		if err := generateTree(ctx, b.path(victim), t); err != nil {
+			return err
+		}
+		return syncSettle(ctx, b.cfg.settle)
+	}
+}
+
+// victimGone is the check of a DELETE row: nothing is left at victim.
+func (b *bench) victimGone(victim string) func(context.Context, sample) error {
+	return func(context.Context, sample) error {
+		if ok, err := exists(b.path(victim)); err != nil || ok {
+			return errors.Join(err, fmt.Errorf("%s still exists", victim))
+		}
+		return nil
+	}
+}
+
+// movePair prepares a MOVE row: tree t generated at src and nothing at
+// dst. cleanup removes both.
+func (b *bench) movePair(ctx context.Context, src, dst string, t treeSpec) (cleanup func(context.Context) error, err error) {
+	cleanup = func(ctx context.Context) error {
+		return errors.Join(removeTree(ctx, b.path(src)), removeTree(ctx, b.path(dst)))
+	}
+	return cleanup, errors.Join(cleanup(ctx), generateTree(ctx, b.path(src), t))
 }
